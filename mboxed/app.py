@@ -1,0 +1,125 @@
+"""The one App object every CLI command receives: options in, context out.
+
+Heavy pieces (profile parsing, state, step modules) load only when a command
+asks for them, so `mboxed --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import IO, Any
+
+from mboxed import __version__
+from mboxed.engine import Context, Options, Pipeline, Reporter
+from mboxed.paths import Paths, check_deployment_name
+
+log = logging.getLogger("mboxed")
+
+
+@dataclass
+class App:
+    deployment: str = "default"
+    profile_ref: str | None = None
+    files: Sequence[str] = ()
+    overrides: Sequence[str] = ()
+    options: Options = field(default_factory=Options)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    out: IO[str] = field(default_factory=lambda: sys.stdout)
+
+    def __post_init__(self) -> None:
+        check_deployment_name(self.deployment)
+        self._log_handler: logging.Handler | None = None
+
+    @cached_property
+    def paths(self) -> Paths:
+        return Paths.from_env(self.env)
+
+    # -- profile -------------------------------------------------------------
+    def profile_args(self) -> tuple[str, list[str], list[str]]:
+        """The profile named on the command line; else the one the last `up`
+        of this deployment used; else demo."""
+        stored = (self.state.data.get("profile") or {}) if self.state.exists else {}
+        if self.profile_ref or self.files or self.overrides:
+            name = self.profile_ref or stored.get("name") or "demo"
+            return name, list(self.files), list(self.overrides)
+        if stored.get("name"):
+            return stored["name"], list(stored.get("files", [])), list(stored.get("set", []))
+        return "demo", [], []
+
+    @cached_property
+    def loaded_profile(self) -> Any:
+        from mboxed.profile import load_profile
+
+        name, files, overrides = self.profile_args()
+        return load_profile(name, files, overrides)
+
+    def remember_profile(self) -> None:
+        name, files, overrides = self.profile_args()
+        self.state.data["profile"] = {"name": name, "files": files, "set": overrides}
+
+    # -- state, shell, log -----------------------------------------------------
+    @cached_property
+    def state(self) -> Any:
+        from mboxed.state import State
+
+        return State.load(self.paths.state_file(self.deployment), self.deployment)
+
+    @cached_property
+    def shell(self) -> Any:
+        from mboxed.shell import Shell
+
+        return Shell(env=self.env)
+
+    def start_log(self, command: str) -> None:
+        """Full detail of this run goes to the deployment's log file."""
+        path = self.paths.log_file(self.deployment)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger("mboxed")
+        root.setLevel(logging.DEBUG)
+        root.addHandler(handler)
+        self._log_handler = handler
+        os.chmod(path, 0o600)
+        log.info("=== mboxed %s %s (deployment %s) ===", __version__, command, self.deployment)
+
+    @property
+    def log_path(self) -> str:
+        return str(self.paths.log_file(self.deployment))
+
+    # -- engine ----------------------------------------------------------------
+    @cached_property
+    def reporter(self) -> Reporter:
+        from mboxed.ui import make_reporter
+
+        return make_reporter(self.out)
+
+    def context(self) -> Context:
+        return Context(
+            deployment=self.deployment,
+            profile=self.loaded_profile.profile,
+            paths=self.paths,
+            shell=self.shell,
+            state=self.state,
+            reporter=self.reporter,
+            options=self.options,
+            profile_name=self.loaded_profile.name,
+            confirm_fn=_ask if sys.stdin.isatty() else None,
+        )
+
+    def pipeline(self) -> tuple[Pipeline, list[str]]:
+        from mboxed.steps import load_steps
+
+        loaded = load_steps()
+        return Pipeline(loaded.steps), loaded.missing
+
+
+def _ask(question: str) -> bool:
+    import click
+
+    return click.confirm(question, default=False)

@@ -1,0 +1,126 @@
+"""The `mboxed` command. Subcommands live one per module and are imported only
+when called, so `mboxed --help` stays instant."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from mboxed import __version__
+from mboxed.errors import Interrupted, MboxedError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("mboxed.cli.up:up", "Bring ScienceBox up, from a bare host to a logged-in demo user."),
+    "plan": ("mboxed.cli.plan:plan", "Show what `up` would do; change nothing."),
+    "down": ("mboxed.cli.down:down", "Remove the deployment and revert every host change."),
+    "stop": ("mboxed.cli.stop:stop", "Stop the cluster, keeping its data; frees CPU and RAM."),
+    "start": ("mboxed.cli.start:start", "Start a stopped cluster again (also after a reboot)."),
+    "status": ("mboxed.cli.status:status", "Show steps, drift, cluster state and URLs."),
+    "doctor": ("mboxed.cli.doctor:doctor", "Check this host against a profile's needs."),
+    "profiles": ("mboxed.cli.profiles:profiles", "List and show profiles."),
+    "users": ("mboxed.cli.users:users", "List and export the deployment's users."),
+    "values": ("mboxed.cli.values:values", "Print the generated Helm values."),
+    "verify": ("mboxed.cli.verify:verify", "Run the smoke test against the deployment."),
+    "trust": ("mboxed.cli.trust:trust", "Add the local CA to this host's trust store."),
+    "logs": ("mboxed.cli.logs:logs", "Show the deployment's log."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        target = COMMANDS[cmd_name][0]
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from the table above: listing commands imports nothing.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mboxed")
+def cli() -> None:
+    """ScienceBox (EOS, CERNBox, SWAN, CVMFS) on one machine.
+
+    \b
+        mboxed up --profile demo     everything, from a bare host to a demo user
+        mboxed down                  undo it
+    """
+
+
+# Set by commands that open a deployment log, so a crash can point at it.
+CURRENT_LOG: list[str] = []
+
+
+def _fail(lines: list[str], code: int) -> int:
+    for line in lines:
+        click.echo(line, err=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        result = cli.main(args=argv, prog_name="mboxed", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(_fail(["aborted"], 130))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except MboxedError as exc:
+        lines = [f"error: {line}" if i == 0 else line for i, line in enumerate(str(exc).splitlines())]
+        if exc.hint:
+            lines.append(f"hint: {exc.hint}")
+        if CURRENT_LOG:
+            lines.append(f"log: {CURRENT_LOG[-1]}")
+        sys.exit(_fail(lines, 1))
+    except (KeyboardInterrupt, Interrupted):
+        sys.exit(
+            _fail(
+                ["interrupted: the state was saved; run the same command again to resume"], 130
+            )
+        )
+    except Exception:
+        details = traceback.format_exc()
+        where = _write_crash(details)
+        sys.exit(
+            _fail(
+                [
+                    "mboxed hit a bug (this is not your fault).",
+                    f"details: {where}",
+                    "please report it with that file attached",
+                ],
+                3,
+            )
+        )
+    if isinstance(result, int) and result:
+        sys.exit(result)
+    return result
+
+
+def _write_crash(details: str) -> str:
+    import logging
+
+    from mboxed.paths import Paths
+
+    logging.getLogger("mboxed").error("crash:\n%s", details)
+    if CURRENT_LOG:
+        return CURRENT_LOG[-1]
+    path = Paths.from_env().state_root / "crash.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(details)
+    except OSError:
+        return "(could not write a crash log)\n" + details
+    return str(path)

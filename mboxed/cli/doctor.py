@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import click
+
+from mboxed.errors import MboxedError
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def doctor() -> None:
+    """Not in this build of mboxed yet."""
+    raise MboxedError("`mboxed doctor` is not in this build of mboxed yet")

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import shutil
+
+import click
+
+from mboxed.app import App
+from mboxed.cli import CURRENT_LOG
+from mboxed.cli.options import deployment_options
+
+
+@click.command()
+@deployment_options(profile=False, run=True)
+@click.option("--purge", is_flag=True, help="Also delete the state (secrets, users) and the download cache.")
+def down(app: App, purge: bool) -> None:
+    """Uninstall ScienceBox, delete the cluster mboxed created and revert every
+    host change mboxed journaled, newest first."""
+    if not app.state.exists:
+        click.echo(f"deployment {app.deployment!r} has no state: nothing to take down")
+    else:
+        app.start_log("down")
+        CURRENT_LOG.append(app.log_path)
+        pipeline, missing = app.pipeline()
+        ctx = app.context()
+        pipeline.down(ctx)
+        if missing:
+            click.echo(
+                f"note: not in this build of mboxed, so not undone: {', '.join(missing)}", err=True
+            )
+    if purge:
+        shutil.rmtree(app.paths.deployment_dir(app.deployment), ignore_errors=True)
+        shutil.rmtree(app.paths.cache_root, ignore_errors=True)
+        click.echo("purged state and download cache")

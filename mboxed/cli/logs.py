@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import click
+
+from mboxed.app import App
+from mboxed.cli.options import deployment_options
+
+
+@click.command()
+@deployment_options(profile=False)
+@click.option("--lines", "-l", default=200, show_default=True, help="How many of the last lines.")
+@click.option("--path", "path_only", is_flag=True, help="Print only the log file's path.")
+def logs(app: App, lines: int, path_only: bool) -> None:
+    """Show the deployment's log: every command mboxed ran and its output."""
+    path = app.paths.log_file(app.deployment)
+    if path_only:
+        click.echo(str(path))
+        return
+    if not path.exists():
+        click.echo(f"no log yet for deployment {app.deployment!r} ({path})")
+        return
+    tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    click.echo("\n".join(tail))

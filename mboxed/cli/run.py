@@ -1,0 +1,81 @@
+"""What `up`, `plan`, `start` and `down` share: build the context, run the
+pipeline, report what is missing from this build."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import click
+
+from mboxed.app import App
+from mboxed.cli import CURRENT_LOG
+from mboxed.engine import StepResult
+from mboxed.errors import MboxedError
+from mboxed.steps import PIPELINE
+
+
+def _check_requested(names: Sequence[str], missing: Sequence[str]) -> None:
+    known = [name for name, _ in PIPELINE]
+    for name in names:
+        if name in missing:
+            raise MboxedError(f"step {name!r} is not in this build of mboxed yet")
+        if name not in known:
+            raise MboxedError(f"no step named {name!r}", hint="steps: " + ", ".join(known))
+
+
+def run_up(
+    app: App,
+    *,
+    dry_run: bool,
+    only: Sequence[str] = (),
+    from_: str | None = None,
+    as_json: bool = False,
+    command: str = "up",
+) -> list[StepResult]:
+    app.options.dry_run = dry_run
+    profile = app.loaded_profile  # validate before touching anything
+    pipeline, missing = app.pipeline()
+    _check_requested([*only, *([from_] if from_ else [])], missing)
+    if as_json:
+        from mboxed.ui import PlainReporter
+        import io
+
+        app.reporter = PlainReporter(io.StringIO())  # type: ignore[misc]
+    if not dry_run:
+        app.start_log(command)
+        CURRENT_LOG.append(app.log_path)
+        app.remember_profile()
+    ctx = app.context()
+    try:
+        results = pipeline.up(ctx, only=only, from_=from_, command=command)
+    except MboxedError as exc:
+        if not exc.hint:
+            exc.hint = f"fix the above, then run `mboxed {command}` again; finished steps are skipped"
+        raise
+    if as_json:
+        click.echo(json.dumps(_as_json(results, missing, profile.name), indent=2))
+        return results
+    if missing and not only:
+        click.echo(
+            f"note: not in this build of mboxed yet, so not run: {', '.join(missing)}",
+            err=True,
+        )
+    return results
+
+
+def _as_json(results: Sequence[StepResult], missing: Sequence[str], profile: str) -> object:
+    return {
+        "profile": profile,
+        "steps": [
+            {
+                "step": r.name,
+                "outcome": r.outcome,
+                "actions": [a.summary for a in (r.plan.actions if r.plan else [])],
+                "reason": r.plan.reason if r.plan else "",
+                "note": r.note,
+            }
+            for r in results
+        ],
+        "missing": list(missing),
+    }

@@ -1,0 +1,445 @@
+"""The step pipeline: facts -> plan -> apply -> converge check (DESIGN §2).
+
+`up` walks the steps forward, `down` walks them backward. The state file is
+saved atomically after every step, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Protocol, runtime_checkable
+
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from mboxed.errors import Deferred, DidNotConverge, Interrupted, MboxedError, TransientError
+from mboxed.profile import stable_hash
+from mboxed.state import deployment_lock, now_iso
+
+log = logging.getLogger("mboxed.engine")
+
+# --- the contract -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a step will do, said so a user understands it."""
+
+    summary: str
+    kind: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """What a step would do. No actions = nothing to do, and `reason` says why."""
+
+    actions: list[Action] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+    @classmethod
+    def nothing(cls, reason: str) -> Plan:
+        return cls([], reason)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A host change a step made, so `down` can revert exactly it."""
+
+    kind: str
+    data: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "data": dict(self.data), "at": now_iso()}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> JournalEntry:
+        return cls(str(raw["kind"]), dict(raw.get("data") or {}))
+
+
+@runtime_checkable
+class Step(Protocol):
+    name: str
+    description: str
+
+    def inputs(self, ctx: Context) -> Mapping[str, Any]: ...
+    def facts(self, ctx: Context) -> Any: ...
+    def plan(self, ctx: Context, facts: Any) -> Plan: ...
+    def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any] | None: ...
+    def outputs(self, ctx: Context, facts: Any) -> Mapping[str, Any]: ...
+    def undo(self, ctx: Context, journal: Sequence[JournalEntry]) -> None: ...
+
+
+class BaseStep:
+    """Defaults for the optional parts of the contract."""
+
+    name: str = ""
+    description: str = ""
+
+    def inputs(self, ctx: Context) -> Mapping[str, Any]:
+        return {}
+
+    def outputs(self, ctx: Context, facts: Any) -> Mapping[str, Any]:
+        return {}
+
+    def undo(self, ctx: Context, journal: Sequence[JournalEntry]) -> None:
+        from mboxed.journal import revert
+
+        for entry in reversed(journal):
+            revert(ctx, entry)
+
+
+# --- context handed to steps --------------------------------------------------
+
+
+class Reporter(Protocol):
+    def run_started(self, command: str, steps: Sequence[str]) -> None: ...
+    def step_started(self, name: str, estimate: float | None) -> None: ...
+    def step_progress(self, name: str, message: str) -> None: ...
+    def step_planned(self, name: str, plan: Plan, note: str) -> None: ...
+    def step_skipped(self, name: str, reason: str, elapsed: float) -> None: ...
+    def step_done(self, name: str, plan: Plan, elapsed: float) -> None: ...
+    def step_failed(self, name: str, error: BaseException, elapsed: float) -> None: ...
+    def step_undone(self, name: str, what: str, elapsed: float) -> None: ...
+    def run_finished(self, ok: bool) -> None: ...
+
+
+@dataclass
+class Options:
+    dry_run: bool = False
+    yes: bool = False
+    force: bool = False
+    mirror: str | None = None
+    trust: bool = False
+
+
+@dataclass
+class Context:
+    """Everything a step may use. Steps reach the world only through `shell`
+    (commands) and the client libraries; they reach earlier steps only through
+    `outputs()`."""
+
+    deployment: str
+    profile: Any  # mboxed.profile.Profile; Any keeps this module import-light
+    paths: Any  # mboxed.paths.Paths
+    shell: Any  # mboxed.shell.Shell
+    state: Any  # mboxed.state.State
+    reporter: Reporter
+    options: Options = field(default_factory=Options)
+    profile_name: str = ""
+    current_step: str | None = None
+    confirm_fn: Callable[[str], bool] | None = None
+
+    def outputs(self, step: str) -> dict[str, Any]:
+        """Outputs an earlier step recorded (empty when it has not run)."""
+        return dict(self.state.outputs(step))
+
+    def step_done(self, step: str) -> bool:
+        return bool(self.state.has_step(step) and self.state.step(step).status == "done")
+
+    def record(self, kind: str, **data: Any) -> None:
+        """Journal a host change right after making it; saved at once so a
+        killed run still knows what to revert."""
+        if self.current_step is None:
+            raise RuntimeError("record() outside a step")
+        self.state.step(self.current_step).journal.append(JournalEntry(kind, data).to_dict())
+        self.state.save()
+
+    def journal(self, step: str | None = None) -> list[JournalEntry]:
+        name = step or self.current_step
+        if name is None or not self.state.has_step(name):
+            return []
+        return [JournalEntry.from_dict(e) for e in self.state.step(name).journal]
+
+    def progress(self, message: str) -> None:
+        self.reporter.step_progress(self.current_step or "", message)
+
+    def confirm(self, question: str) -> bool:
+        """--yes answers yes; --force too; otherwise ask (or refuse without a TTY)."""
+        if self.options.yes or self.options.force:
+            return True
+        if self.confirm_fn is not None:
+            return self.confirm_fn(question)
+        return False
+
+
+# --- the pipeline --------------------------------------------------------------
+
+
+@dataclass
+class StepResult:
+    name: str
+    outcome: str  # done | skipped | planned | deferred | failed | interrupted | undone
+    plan: Plan | None = None
+    elapsed: float = 0.0
+    note: str = ""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        steps: Sequence[Step],
+        *,
+        retry_attempts: int = 3,
+        retry_wait: float = 1.0,
+        retry_max_wait: float = 20.0,
+    ) -> None:
+        names = [s.name for s in steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate step names: {names}")
+        self.steps = list(steps)
+        self.retry_attempts = retry_attempts
+        self.retry_wait = retry_wait
+        self.retry_max_wait = retry_max_wait
+
+    # -- selection -----------------------------------------------------------
+    def select(self, only: Sequence[str] = (), from_: str | None = None) -> list[Step]:
+        names = [s.name for s in self.steps]
+        for wanted in [*only, *([from_] if from_ else [])]:
+            if wanted not in names:
+                raise MboxedError(
+                    f"no step named {wanted!r}", hint="steps: " + ", ".join(names)
+                )
+        chosen = self.steps
+        if from_:
+            chosen = chosen[names.index(from_) :]
+        if only:
+            chosen = [s for s in chosen if s.name in only]
+        return chosen
+
+    # -- helpers -------------------------------------------------------------
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.retry_attempts),
+            wait=wait_exponential(multiplier=self.retry_wait, max=self.retry_max_wait),
+            reraise=True,
+        )
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    return fn()
+        except RetryError as exc:  # pragma: no cover - reraise=True makes this rare
+            raise exc.last_attempt.result() from exc
+        return None  # pragma: no cover
+
+    def _facts_and_plan(self, ctx: Context, step: Step) -> tuple[Any, Plan]:
+        facts = self._call(lambda: step.facts(ctx))
+        plan = step.plan(ctx, facts)
+        return facts, plan
+
+    # -- up / plan -----------------------------------------------------------
+    def up(
+        self,
+        ctx: Context,
+        *,
+        only: Sequence[str] = (),
+        from_: str | None = None,
+        command: str = "up",
+    ) -> list[StepResult]:
+        chosen = self.select(only, from_)
+        if ctx.options.dry_run:
+            return self._dry_run(ctx, chosen, command)
+        lock = ctx.paths.lock_file(ctx.deployment)
+        with deployment_lock(lock, command), _sigterm_as_interrupt():
+            return self._run(ctx, chosen, command)
+
+    def _dry_run(self, ctx: Context, chosen: Sequence[Step], command: str) -> list[StepResult]:
+        ctx.reporter.run_started(command, [s.name for s in chosen])
+        results: list[StepResult] = []
+        pending: list[str] = []
+        for step in chosen:
+            ctx.current_step = step.name
+            started = time.monotonic()
+            note = self._drift_note(ctx, step)
+            try:
+                _facts, plan = self._facts_and_plan(ctx, step)
+            except Deferred as exc:
+                plan = Plan.nothing(str(exc))
+                results.append(StepResult(step.name, "deferred", plan, note=str(exc)))
+                ctx.reporter.step_planned(step.name, plan, str(exc))
+                continue
+            except MboxedError as exc:
+                if pending:
+                    reason = f"after {pending[-1]} ({exc.message.splitlines()[0]})"
+                    plan = Plan.nothing(reason)
+                    results.append(StepResult(step.name, "deferred", plan, note=reason))
+                    ctx.reporter.step_planned(step.name, plan, reason)
+                    continue
+                raise
+            finally:
+                ctx.current_step = None
+            elapsed = time.monotonic() - started
+            outcome = "skipped" if plan.empty else "planned"
+            if not plan.empty:
+                pending.append(step.name)
+            results.append(StepResult(step.name, outcome, plan, elapsed, note))
+            ctx.reporter.step_planned(step.name, plan, note)
+        ctx.reporter.run_finished(True)
+        return results
+
+    def _drift_note(self, ctx: Context, step: Step) -> str:
+        if not ctx.state.has_step(step.name):
+            return ""
+        record = ctx.state.step(step.name)
+        if record.status == "done" and record.inputs_hash not in (
+            None,
+            stable_hash(step.inputs(ctx)),
+        ):
+            return "inputs changed since the last run"
+        return ""
+
+    def _run(self, ctx: Context, chosen: Sequence[Step], command: str) -> list[StepResult]:
+        state = ctx.state
+        state.data["last_run"] = {"command": command, "started": now_iso(), "result": "running"}
+        state.save()
+        ctx.reporter.run_started(command, [s.name for s in chosen])
+        results: list[StepResult] = []
+        outcome = "failed"
+        try:
+            for step in chosen:
+                results.append(self._run_step(ctx, step))
+            outcome = "ok"
+        except (Interrupted, KeyboardInterrupt):
+            outcome = "interrupted"
+            raise
+        finally:
+            state.data["last_run"].update(ended=now_iso(), result=outcome)
+            state.save()
+            ctx.reporter.run_finished(outcome == "ok")
+        return results
+
+    def _run_step(self, ctx: Context, step: Step) -> StepResult:
+        state = ctx.state
+        record = state.step(step.name)
+        started_wall = now_iso()
+        started = time.monotonic()
+        ctx.current_step = step.name
+        ctx.reporter.step_started(step.name, record.duration)
+        try:
+            inputs_hash = stable_hash(step.inputs(ctx))
+            try:
+                facts, plan = self._facts_and_plan(ctx, step)
+            except Deferred as exc:
+                raise MboxedError(
+                    f"step {step.name} cannot run yet: it needs {exc.after} first",
+                    hint=f"run `mboxed up` (or add --only {exc.after})",
+                ) from None
+            if plan.empty:
+                record.data.update(status="done", inputs_hash=inputs_hash, error=None)
+                record.outputs.update(step.outputs(ctx, facts))
+                record.data.setdefault("started", started_wall)
+                state.save()
+                elapsed = time.monotonic() - started
+                ctx.reporter.step_skipped(step.name, plan.reason or "nothing to do", elapsed)
+                return StepResult(step.name, "skipped", plan, elapsed)
+
+            record.data.update(status="running", started=started_wall, ended=None, error=None)
+            state.save()
+            log.info("step %s: %d action(s)", step.name, len(plan.actions))
+            for action in plan.actions:
+                log.info("  - %s", action.summary)
+            produced = self._call(lambda: step.apply(ctx, plan))
+            if produced:
+                record.outputs.update(produced)
+            facts, after = self._facts_and_plan(ctx, step)
+            if not after.empty:
+                left = "; ".join(a.summary for a in after.actions)
+                raise DidNotConverge(
+                    f"step {step.name} did not converge: still to do: {left}",
+                    hint="see the log for what the step ran",
+                )
+            record.outputs.update(step.outputs(ctx, facts))
+            elapsed = time.monotonic() - started
+            record.data.update(
+                status="done",
+                ended=now_iso(),
+                duration=round(elapsed, 3),
+                inputs_hash=inputs_hash,
+                actions=[a.summary for a in plan.actions],
+            )
+            state.save()
+            ctx.reporter.step_done(step.name, plan, elapsed)
+            return StepResult(step.name, "done", plan, elapsed)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            record.data.update(status="interrupted", ended=now_iso(), error=str(exc) or "Ctrl-C")
+            state.save()
+            ctx.reporter.step_failed(step.name, exc, time.monotonic() - started)
+            raise
+        except BaseException as exc:
+            message = exc.message if isinstance(exc, MboxedError) else f"bug: {exc!r}"
+            record.data.update(status="failed", ended=now_iso(), error=message)
+            state.save()
+            ctx.reporter.step_failed(step.name, exc, time.monotonic() - started)
+            raise
+        finally:
+            ctx.current_step = None
+
+    # -- down ----------------------------------------------------------------
+    def down(self, ctx: Context, *, command: str = "down") -> list[StepResult]:
+        lock = ctx.paths.lock_file(ctx.deployment)
+        with deployment_lock(lock, command), _sigterm_as_interrupt():
+            state = ctx.state
+            ctx.reporter.run_started(command, [s.name for s in reversed(self.steps)])
+            results: list[StepResult] = []
+            ok = False
+            try:
+                for step in reversed(self.steps):
+                    if not state.has_step(step.name) or state.step(step.name).status == "undone":
+                        continue
+                    started = time.monotonic()
+                    ctx.current_step = step.name
+                    ctx.reporter.step_started(step.name, None)
+                    try:
+                        journal = ctx.journal(step.name)
+                        self._call(lambda step=step, journal=journal: step.undo(ctx, journal))
+                    except BaseException as exc:
+                        ctx.reporter.step_failed(step.name, exc, time.monotonic() - started)
+                        raise
+                    finally:
+                        ctx.current_step = None
+                    record = state.step(step.name)
+                    what = f"{len(journal)} change(s) reverted" if journal else "nothing to revert"
+                    record.data.clear()
+                    record.data.update(status="undone", ended=now_iso())
+                    state.save()
+                    elapsed = time.monotonic() - started
+                    ctx.reporter.step_undone(step.name, what, elapsed)
+                    results.append(StepResult(step.name, "undone", None, elapsed, what))
+                ok = True
+            finally:
+                ctx.reporter.run_finished(ok)
+            return results

@@ -1,0 +1,152 @@
+"""The one seam through which mboxed runs external commands.
+
+Every command is resolved on the shell's PATH, logged to the run log with
+secrets redacted, bounded by a timeout, and raises CommandError (command, exit
+code, tail of its output) when it fails and the caller asked to check.
+Steps never import subprocess.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from plumbum import local
+from plumbum.commands.processes import ProcessTimedOut
+
+from mboxed.errors import MboxedError
+
+log = logging.getLogger("mboxed.shell")
+
+TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class CommandError(MboxedError):
+    """A command exited non-zero (or timed out, or was not found)."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        returncode: int | None,
+        stdout: str = "",
+        stderr: str = "",
+        reason: str = "",
+    ) -> None:
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        what = reason or f"exited with code {returncode}"
+        lines = [f"command failed: {shlex.join(self.argv)}", f"  {what}"]
+        tail = (stderr.strip() or stdout.strip()).splitlines()[-TAIL_LINES:]
+        lines += [f"    {line}" for line in tail]
+        super().__init__("\n".join(lines))
+
+
+class Shell:
+    """Runs commands. `env` is the environment commands see (default: ours)."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        default_timeout: float = 600.0,
+    ) -> None:
+        self.env: dict[str, str] = dict(os.environ if env is None else env)
+        self._secrets: set[str] = {s for s in secrets if s}
+        self.default_timeout = default_timeout
+
+    # -- secrets -----------------------------------------------------------
+    def add_secret(self, *values: str) -> None:
+        """Register values never to be written to the log or an error."""
+        self._secrets.update(v for v in values if v and len(v) >= 4)
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+    # -- lookup ------------------------------------------------------------
+    def which(self, name: str) -> Path | None:
+        found = shutil.which(name, path=self.env.get("PATH", os.defpath))
+        return Path(found) if found else None
+
+    @staticmethod
+    def is_root() -> bool:
+        return os.geteuid() == 0
+
+    # -- running -----------------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        check: bool = True,
+        timeout: float | None = None,
+        input: str | None = None,
+        root: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> Result:
+        args = [os.fspath(a) for a in argv]
+        if root and not self.is_root():
+            if self.which("sudo") is None:
+                raise MboxedError(
+                    f"{shlex.join(args)} needs root, and sudo is not installed",
+                    hint="run mboxed as root, or install sudo and allow this user to use it",
+                )
+            args = ["sudo", *([] if sys.stdin.isatty() else ["-n"]), *args]
+        full_env = {**self.env, **(env or {})}
+        exe = shutil.which(args[0], path=full_env.get("PATH", os.defpath))
+        shown = self.redact(shlex.join(args))
+        if exe is None:
+            log.info("$ %s  -> not found", shown)
+            raise CommandError(args, None, reason=f"{args[0]}: command not found on PATH")
+        limit = self.default_timeout if timeout is None else timeout
+        command = local[exe][args[1:]].with_env(**full_env)
+        if input is not None:
+            command = command << input
+        log.info("$ %s", shown)
+        try:
+            if cwd is not None:
+                with local.cwd(os.fspath(cwd)):
+                    code, out, err = command.run(retcode=None, timeout=limit)
+            else:
+                code, out, err = command.run(retcode=None, timeout=limit)
+        except ProcessTimedOut as exc:
+            log.info("  timed out after %ss", limit)
+            raise CommandError(
+                args, None, reason=f"timed out after {limit:g}s", stderr=self.redact(str(exc))
+            ) from None
+        out_s = out if isinstance(out, str) else out.decode("utf-8", "replace")
+        err_s = err if isinstance(err, str) else err.decode("utf-8", "replace")
+        log.debug("  exit %s", code)
+        for stream, text in (("stdout", out_s), ("stderr", err_s)):
+            if text.strip():
+                log.debug("  %s:\n%s", stream, self.redact(text.rstrip()))
+        result = Result(tuple(args), int(code), out_s, err_s)
+        if check and not result.ok:
+            raise CommandError(
+                [self.redact(a) for a in args],
+                result.returncode,
+                self.redact(out_s),
+                self.redact(err_s),
+            )
+        return result

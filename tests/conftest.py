@@ -1,0 +1,73 @@
+"""Test-wide guards: no test may touch the real home or the real mboxed state.
+
+Every test gets HOME, XDG_* and MBOXED_HOME under its own tmp_path, and an
+audit hook fails any test that opens a file for writing under the real home,
+or opens anything under the real mboxed state/cache directories.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REAL_HOME = Path(os.path.expanduser("~")).resolve()
+REAL_STATE = [
+    REAL_HOME / ".local" / "state" / "mboxed",
+    REAL_HOME / ".cache" / "mboxed",
+]
+# Where this interpreter, its venv and the checkout live: reading and
+# byte-compiling there is the test run itself, not a test touching home.
+ALLOWED_WRITES = [
+    Path(sys.prefix).resolve(),
+    Path(__file__).resolve().parent.parent,
+    Path(sys.base_prefix).resolve(),
+]
+
+_guard = {"active": False}
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if not _guard["active"] or event != "open":
+        return
+    path, mode = args[0], args[1]
+    if not isinstance(path, str | bytes | os.PathLike):
+        return
+    try:
+        resolved = Path(os.fsdecode(path)).resolve()
+    except (OSError, ValueError):
+        return
+    for forbidden in REAL_STATE:
+        if resolved.is_relative_to(forbidden):
+            _guard["active"] = False
+            raise RuntimeError(f"test touched the real mboxed state: {resolved}")
+    writing = isinstance(mode, str) and any(c in mode for c in "wax+")
+    if writing and resolved.is_relative_to(REAL_HOME):
+        if any(resolved.is_relative_to(ok) for ok in ALLOWED_WRITES):
+            return
+        _guard["active"] = False
+        raise RuntimeError(f"test wrote under the real home directory: {resolved}")
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("MBOXED_HOME", str(tmp_path / "mboxed-home"))
+    monkeypatch.delenv("MBOXED_MIRROR", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    _guard["active"] = True
+    try:
+        yield home
+    finally:
+        _guard["active"] = False
