@@ -228,9 +228,7 @@ class Pipeline:
         names = [s.name for s in self.steps]
         for wanted in [*only, *([from_] if from_ else [])]:
             if wanted not in names:
-                raise MboxedError(
-                    f"no step named {wanted!r}", hint="steps: " + ", ".join(names)
-                )
+                raise MboxedError(f"no step named {wanted!r}", hint="steps: " + ", ".join(names))
         chosen = self.steps
         if from_:
             chosen = chosen[names.index(from_) :]
@@ -425,7 +423,11 @@ class Pipeline:
                     ctx.reporter.step_started(step.name, None)
                     try:
                         journal = ctx.journal(step.name)
-                        self._call(lambda step=step, journal=journal: step.undo(ctx, journal))
+
+                        def undo(step: Step = step, journal: list[JournalEntry] = journal) -> None:
+                            step.undo(ctx, journal)
+
+                        self._call(undo)
                     except BaseException as exc:
                         ctx.reporter.step_failed(step.name, exc, time.monotonic() - started)
                         raise

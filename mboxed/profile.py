@@ -178,7 +178,8 @@ def _resolve(ref: str, relative_to: Path | None) -> Path:
     if not path.is_file():
         raise ProfileError(
             f"unknown profile {ref!r}",
-            hint="shipped profiles: " + ", ".join(shipped_profiles())
+            hint="shipped profiles: "
+            + ", ".join(shipped_profiles())
             + "; or give a path to a YAML file",
         )
     return path
@@ -207,7 +208,9 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ProfileError(f"{path}:1: a profile must be a mapping of keys, not {type(data).__name__}")
+        raise ProfileError(
+            f"{path}:1: a profile must be a mapping of keys, not {type(data).__name__}"
+        )
     origin: dict[KeyPath, str] = {}
     if node is not None:
         _lines(node, (), str(path), origin)
@@ -236,7 +239,9 @@ def _load_chain(
     if parent_ref is None:
         return data, origin, [str(path)]
     if not isinstance(parent_ref, str):
-        raise ProfileError(f"{origin.get(('extends',), str(path))}: extends: must be a profile name")
+        raise ProfileError(
+            f"{origin.get(('extends',), str(path))}: extends: must be a profile name"
+        )
     parent_path = _resolve(parent_ref, path.parent)
     parent, parent_origin, sources = _load_chain(parent_path, (*seen, path.resolve()))
     return _merge(parent, data), {**parent_origin, **origin}, [*sources, str(path)]

@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show()
         sys.exit(exc.exit_code)
     except MboxedError as exc:
-        lines = [f"error: {line}" if i == 0 else line for i, line in enumerate(str(exc).splitlines())]
+        lines = [
+            f"error: {line}" if i == 0 else line for i, line in enumerate(str(exc).splitlines())
+        ]
         if exc.hint:
             lines.append(f"hint: {exc.hint}")
         if CURRENT_LOG:
@@ -87,9 +89,7 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(_fail(lines, 1))
     except (KeyboardInterrupt, Interrupted):
         sys.exit(
-            _fail(
-                ["interrupted: the state was saved; run the same command again to resume"], 130
-            )
+            _fail(["interrupted: the state was saved; run the same command again to resume"], 130)
         )
     except Exception:
         details = traceback.format_exc()

@@ -11,7 +11,9 @@ from mboxed.cli.options import deployment_options
 
 @click.command()
 @deployment_options(profile=False, run=True)
-@click.option("--purge", is_flag=True, help="Also delete the state (secrets, users) and the download cache.")
+@click.option(
+    "--purge", is_flag=True, help="Also delete the state (secrets, users) and the download cache."
+)
 def down(app: App, purge: bool) -> None:
     """Uninstall ScienceBox, delete the cluster mboxed created and revert every
     host change mboxed journaled, newest first."""

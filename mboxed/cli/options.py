@@ -80,6 +80,6 @@ def deployment_options(*, profile: bool = True, run: bool = False) -> Callable[[
             metavar="NAME",
             help="Deployment name (one state, one cluster each).",
         )(decorated)
-        return decorated  # type: ignore[no-any-return]
+        return decorated  # type: ignore[no-any-return,unused-ignore]
 
     return decorate

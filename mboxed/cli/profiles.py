@@ -21,7 +21,9 @@ def list_() -> None:
 
 @profiles.command()
 @click.argument("name")
-@click.option("-f", "files", multiple=True, metavar="FILE", help="Extra profile YAML merged on top.")
+@click.option(
+    "-f", "files", multiple=True, metavar="FILE", help="Extra profile YAML merged on top."
+)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a key.")
 def show(name: str, files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Print the merged, validated profile NAME (a shipped name or a file)."""

@@ -38,10 +38,11 @@ def run_up(
     pipeline, missing = app.pipeline()
     _check_requested([*only, *([from_] if from_ else [])], missing)
     if as_json:
-        from mboxed.ui import PlainReporter
         import io
 
-        app.reporter = PlainReporter(io.StringIO())  # type: ignore[misc]
+        from mboxed.ui import PlainReporter
+
+        app.reporter = PlainReporter(io.StringIO())
     if not dry_run:
         app.start_log(command)
         CURRENT_LOG.append(app.log_path)
@@ -51,7 +52,9 @@ def run_up(
         results = pipeline.up(ctx, only=only, from_=from_, command=command)
     except MboxedError as exc:
         if not exc.hint:
-            exc.hint = f"fix the above, then run `mboxed {command}` again; finished steps are skipped"
+            exc.hint = (
+                f"fix the above, then run `mboxed {command}` again; finished steps are skipped"
+            )
         raise
     if as_json:
         click.echo(json.dumps(_as_json(results, missing, profile.name), indent=2))

@@ -24,7 +24,5 @@ def up(app: App, dry_run: bool, only: tuple[str, ...], from_: str | None, trust:
     _results = run_up(app, dry_run=dry_run, only=only, from_=from_)
     _, missing = app.pipeline()
     if missing and not only and not dry_run:
-        click.echo(
-            "ScienceBox is not up: this build lacks the steps listed above.", err=True
-        )
+        click.echo("ScienceBox is not up: this build lacks the steps listed above.", err=True)
         sys.exit(1)
