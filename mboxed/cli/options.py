@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -80,6 +80,6 @@ def deployment_options(*, profile: bool = True, run: bool = False) -> Callable[[
             metavar="NAME",
             help="Deployment name (one state, one cluster each).",
         )(decorated)
-        return decorated  # type: ignore[no-any-return,unused-ignore]
+        return cast(F, decorated)
 
     return decorate
