@@ -109,7 +109,10 @@ class ScienceBox(_Strict):
     chart: str = "oci://registry.cern.ch/sciencebox/charts/sciencebox"
     version: str = "0.0.8"
     release: str = Field("sciencebox", pattern=r"^[a-z0-9]([a-z0-9-]{0,51}[a-z0-9])?$")
-    namespace: str = Field("sciencebox", pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    # The chart (0.0.8) hard-codes `<release>-mgm.default.svc.cluster.local`
+    # in cernbox/templates/storageprovider-*.yaml: it only works in `default`,
+    # which is also where the original mboxed (etc/deploy.sh) installed it.
+    namespace: str = Field("default", pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
     ready_timeout: int = Field(1800, ge=30, le=86400, description="seconds")
     components: Components = Components()
     values: dict[str, Any] = Field(default_factory=dict)
