@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
@@ -85,11 +86,20 @@ class Step(Protocol):
     def undo(self, ctx: Context, journal: Sequence[JournalEntry]) -> None: ...
 
 
-class BaseStep:
+class BaseStep(ABC):
     """Defaults for the optional parts of the contract."""
 
     name: str = ""
     description: str = ""
+
+    @abstractmethod
+    def facts(self, ctx: Context) -> Any: ...
+
+    @abstractmethod
+    def plan(self, ctx: Context, facts: Any) -> Plan: ...
+
+    @abstractmethod
+    def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any] | None: ...
 
     def inputs(self, ctx: Context) -> Mapping[str, Any]:
         return {}

@@ -75,7 +75,7 @@ KubernetesVersion = Annotated[str, AfterValidator(_check_k8s_version)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class Provider(_Strict):

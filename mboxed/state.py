@@ -44,6 +44,15 @@ def _empty(deployment: str) -> dict[str, Any]:
     }
 
 
+def _corrupt(path: Path, why: str) -> StateError:
+    backup = path.with_suffix(".yaml.bak")
+    return StateError(
+        f"state file {path} is corrupt: {why}",
+        hint=f"it was left untouched; restore the previous version ({backup}) if it "
+        f"exists, or move the file aside (mv {path} {path}.broken) to start over",
+    )
+
+
 @dataclass
 class StepRecord:
     """A view onto one step's entry in the state; writes go to the dict."""
@@ -89,21 +98,11 @@ class State:
         if not path.exists():
             return cls(path, deployment)
         try:
-            text = path.read_text(encoding="utf-8")
-            data = yaml.safe_load(text)
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise StateError(
-                f"state file {path} is corrupt: {str(exc).splitlines()[0]}",
-                hint=f"it was left untouched; move it aside (mv {path} {path}.broken) "
-                "to start over, or restore the backup "
-                f"{path.with_suffix('.yaml.bak')} if it exists",
-            ) from exc
+            raise _corrupt(path, str(exc).splitlines()[0]) from exc
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
-            raise StateError(
-                f"state file {path} is corrupt: not an mboxed state (no 'schema'/'steps')",
-                hint=f"it was left untouched; move it aside (mv {path} {path}.broken) "
-                "to start over",
-            )
+            raise _corrupt(path, "not an mboxed state (no 'schema'/'steps')")
         if data["schema"] != SCHEMA_VERSION:
             raise StateError(
                 f"state file {path} has schema version {data['schema']!r}; "
@@ -111,7 +110,7 @@ class State:
                 hint="use the mboxed version that wrote it, or move the file aside",
             )
         if not isinstance(data["steps"], dict):
-            raise StateError(f"state file {path} is corrupt: 'steps' is not a mapping")
+            raise _corrupt(path, "'steps' is not a mapping")
         return cls(path, deployment, data)
 
     def step(self, name: str) -> StepRecord:

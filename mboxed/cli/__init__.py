@@ -60,6 +60,8 @@ def cli() -> None:
     """
 
 
+INTERRUPTED = "interrupted: the state was saved; run the same command again to resume"
+
 # Set by commands that open a deployment log, so a crash can point at it.
 CURRENT_LOG: list[str] = []
 
@@ -73,7 +75,10 @@ def _fail(lines: list[str], code: int) -> int:
 def main(argv: list[str] | None = None) -> Any:
     try:
         result = cli.main(args=argv, prog_name="mboxed", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort; a run interrupted mid-step saved its state.
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            sys.exit(_fail([INTERRUPTED], 130))
         sys.exit(_fail(["aborted"], 130))
     except click.ClickException as exc:
         exc.show()

@@ -1,0 +1,140 @@
+"""The command line as a user meets it: a real `python -m mboxed` process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from mboxed import cli
+from mboxed.errors import Interrupted, MboxedError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def mboxed(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mboxed", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+def test_help_lists_every_command() -> None:
+    result = mboxed("--help")
+    assert result.returncode == 0
+    for command in ("up", "plan", "down", "stop", "start", "status", "doctor", "profiles",
+                    "users", "values", "verify", "logs"):  # fmt: skip
+        assert f"\n  {command} " in result.stdout
+
+
+@pytest.mark.parametrize("name", ["demo", "minimal", "workshop", "ci"])
+def test_profiles_show_prints_the_merged_profile(name: str) -> None:
+    result = mboxed("profiles", "show", name)
+    assert result.returncode == 0, result.stderr
+    assert "provider:" in result.stdout and "sciencebox:" in result.stdout
+    assert result.stdout.startswith("# from: ")
+
+
+def test_profiles_list_names_the_shipped_profiles() -> None:
+    result = mboxed("profiles", "list")
+    assert [line.split()[0] for line in result.stdout.splitlines()] == [
+        "ci", "demo", "minimal", "workshop"
+    ]  # fmt: skip
+
+
+def test_plan_exits_zero_and_changes_nothing(isolated_home: Path) -> None:
+    mboxed_home = Path(os.environ["MBOXED_HOME"])
+    before = (tree(isolated_home), tree(mboxed_home))
+    result = mboxed("plan", "--profile", "demo")
+    assert result.returncode == 0, result.stderr
+    assert "mboxed plan:" in result.stdout
+    assert (tree(isolated_home), tree(mboxed_home)) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["plan", "--set", "provider.cpus=lots"], "provider.cpus"),
+        (["plan", "--set", "provider.cpuz=4"], "provider.cpuz: unknown key"),
+        (["plan", "--set", "provider.name=nomad"], "'minikube', 'kind' or 'existing'"),
+        (["plan", "--profile", "nope"], "unknown profile 'nope'"),
+        (["up", "--name", "Bad_Name", "--dry-run"], "--name 'Bad_Name'"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_no_traceback(args: list[str], needle: str) -> None:
+    result = mboxed(*args)
+    assert result.returncode == 1
+    assert needle in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_corrupt_state_file_is_reported_not_overwritten(isolated_home: Path) -> None:
+    state = Path(os.environ["MBOXED_HOME"]) / "state" / "default" / "state.yaml"
+    state.parent.mkdir(parents=True)
+    state.write_text("{{{ not yaml")
+    result = mboxed("status")
+    assert result.returncode == 1
+    assert f"state file {state} is corrupt" in result.stderr
+    assert state.read_text() == "{{{ not yaml"
+
+
+def test_status_of_a_fresh_deployment() -> None:
+    result = mboxed("status")
+    assert result.returncode == 0
+    assert "nothing yet" in result.stdout
+
+
+# --- the one error handler: exit codes ----------------------------------------
+
+
+@click.command()
+@click.argument("kind")
+def _raiser(kind: str) -> None:
+    if kind == "user":
+        raise MboxedError("the thing is wrong", hint="do the other thing")
+    if kind == "interrupt":
+        raise Interrupted(15)
+    if kind == "ctrl-c":
+        raise KeyboardInterrupt
+    raise ZeroDivisionError("a bug")
+
+
+@pytest.fixture
+def raiser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(cli.COMMANDS, "raise", ("tests.cli.test_main:_raiser", "test only"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "needle"),
+    [
+        ("user", 1, "error: the thing is wrong\nhint: do the other thing"),
+        ("interrupt", 130, "interrupted: the state was saved"),
+        ("ctrl-c", 130, "interrupted: the state was saved"),
+        ("bug", 3, "mboxed hit a bug"),
+    ],
+)
+def test_errors_map_to_exit_codes(
+    raiser: None, capsys: pytest.CaptureFixture[str], kind: str, code: int, needle: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["raise", kind])
+    assert info.value.code == code
+    err = capsys.readouterr().err
+    assert needle in err
+    if kind == "bug":
+        crash = Path(os.environ["MBOXED_HOME"]) / "state" / "crash.log"
+        assert "ZeroDivisionError: a bug" in crash.read_text()
+        assert str(crash) in err

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mboxed.errors import ProfileError
+from mboxed.profile import load_profile, parse_set, shipped_profiles, size_mib
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_profile_validates() -> None:
+    assert set(shipped_profiles()) >= {"demo", "minimal", "workshop", "ci"}
+    for name in shipped_profiles():
+        assert load_profile(name).profile.version == 1
+
+
+def test_extends_inherits_and_overrides() -> None:
+    ci = load_profile("ci")
+    assert [Path(s).stem for s in ci.sources] == ["demo", "minimal", "ci"]
+    assert ci.profile.provider.memory == "4g"
+    assert ci.profile.sciencebox.components.swan is False  # from minimal
+    assert ci.profile.sciencebox.chart.startswith("oci://")  # from demo
+
+
+def test_file_then_set_override_last(tmp_path: Path) -> None:
+    extra = write(tmp_path / "extra.yaml", "provider:\n  cpus: 8\n  memory: 16g\n")
+    loaded = load_profile("demo", [extra], ["provider.cpus=12", "hostname=Box.Example.org"])
+    assert loaded.profile.provider.cpus == 12
+    assert loaded.profile.provider.memory == "16g"
+    assert loaded.profile.hostname == "box.example.org"
+
+
+def test_a_profile_file_can_extend_a_shipped_one(tmp_path: Path) -> None:
+    mine = write(tmp_path / "mine.yaml", "version: 1\nextends: workshop\ngpu: true\n")
+    loaded = load_profile(str(mine))
+    assert loaded.profile.gpu and loaded.profile.users.generate.count == 20
+
+
+def test_unknown_key_names_file_line_and_path(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.yaml", "version: 1\nprovider:\n  name: kind\n  cpuz: 4\n")
+    with pytest.raises(ProfileError) as info:
+        load_profile(str(bad))
+    assert str(info.value) == (
+        f"{bad}:4: provider.cpuz: unknown key; accepted here: "
+        "context, cpus, disk, driver, kubernetes_version, memory, name"
+    )
+
+
+def test_wrong_type_from_set_names_the_flag() -> None:
+    with pytest.raises(ProfileError) as info:
+        load_profile("demo", overrides=["provider.cpus=lots"])
+    message = str(info.value)
+    assert message.startswith("--set provider.cpus=lots: provider.cpus:")
+    assert "integer" in message and "'lots'" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("provider.name=docker-desktop", "'minikube', 'kind' or 'existing'"),
+        ("provider.memory=lots", "not a size"),
+        ("provider.kubernetes_version=1.31", "use the form v1.31.0"),
+        ("provider.cpus=0", "greater than or equal to 1"),
+        ("hostname=not_a_host!", "not a hostname"),
+        ("tls=letsencrypt", "'local-ca' or 'none'"),
+        ("users.generate.count=-1", "greater than or equal to 0"),
+        ("users.generate.prefix=9bad", "should match pattern"),
+        ("sciencebox.components.swan=maybe", "valid boolean"),
+        ("version=2", "Input should be 1"),
+    ],
+)
+def test_bad_values_are_one_line_each(override: str, needle: str) -> None:
+    with pytest.raises(ProfileError) as info:
+        load_profile("demo", overrides=[override])
+    assert needle in str(info.value)
+    assert str(info.value).startswith(f"--set {override}: {override.split('=')[0]}:")
+
+
+def test_every_error_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.yaml", "version: 1\ntls: maybe\ngpu: sometimes\ncolour: red\n")
+    with pytest.raises(ProfileError) as info:
+        load_profile(str(bad))
+    lines = str(info.value).splitlines()
+    assert [line.split(": ")[0] for line in lines] == [f"{bad}:2", f"{bad}:3", f"{bad}:4"]
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.yaml", "version: 1\nprovider:\n  cpus: [4\n")
+    with pytest.raises(ProfileError, match=rf"{bad}:\d+: not valid YAML"):
+        load_profile(str(bad))
+
+
+def test_a_profile_must_be_a_mapping(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.yaml", "- a\n- b\n")
+    with pytest.raises(ProfileError, match="must be a mapping"):
+        load_profile(str(bad))
+
+
+def test_extends_loop_is_detected(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", "version: 1\nextends: b.yaml\n")
+    write(tmp_path / "b.yaml", "version: 1\nextends: a.yaml\n")
+    with pytest.raises(ProfileError, match="makes a loop"):
+        load_profile(str(tmp_path / "a.yaml"))
+
+
+def test_unknown_profile_lists_the_shipped_ones() -> None:
+    with pytest.raises(ProfileError) as info:
+        load_profile("demoo")
+    assert "unknown profile 'demoo'" in str(info.value)
+    assert "demo, " in info.value.hint
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="not found"):
+        load_profile(str(tmp_path / "nope.yaml"))
+
+
+@pytest.mark.parametrize("expr", ["nodot", "=value", "a..b=1"])
+def test_malformed_set_is_refused(expr: str) -> None:
+    with pytest.raises(ProfileError, match=r"expected KEY\.PATH=VALUE"):
+        parse_set(expr)
+
+
+def test_set_into_a_value_is_refused() -> None:
+    with pytest.raises(ProfileError, match="tls is a value, not a section"):
+        load_profile("demo", overrides=["tls.mode=x"])
+
+
+def test_set_parses_yaml_scalars() -> None:
+    assert parse_set("a.b=4") == (("a", "b"), 4)
+    assert parse_set("a=true") == (("a",), True)
+    assert parse_set("a=[1, 2]") == (("a",), [1, 2])
+    assert parse_set("a=x: y: z")[1] == "x: y: z"
+
+
+def test_raw_helm_values_pass_through_unvalidated() -> None:
+    loaded = load_profile("demo", overrides=["sciencebox.values.eos.fst.replicaCount=2"])
+    assert loaded.profile.sciencebox.values == {"eos": {"fst": {"replicaCount": 2}}}
+
+
+def test_sizes() -> None:
+    assert size_mib("8g") == 8192 and size_mib("4096m") == 4096 and size_mib("2GiB") == 2048

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from mboxed.errors import LockHeld, StateError
+from mboxed.state import SCHEMA_VERSION, State, deployment_lock
+
+
+def test_missing_file_gives_an_empty_state_that_is_not_written_until_saved(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d" / "state.yaml"
+    state = State.load(path, "d")
+    assert state.data["schema"] == SCHEMA_VERSION and state.data["steps"] == {}
+    assert not path.exists()
+    state.step("x").outputs["token"] = "abc"
+    state.save()
+    assert State.load(path, "d").outputs("x") == {"token": "abc"}
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("steps: [unclosed\n", "is corrupt"),
+        ("just a string\n", "not an mboxed state"),
+        ("schema: 1\nsteps: [1, 2]\n", "'steps' is not a mapping"),
+        ("\x00\x01binary", "is corrupt"),
+    ],
+)
+def test_a_corrupt_file_is_reported_and_left_untouched(
+    tmp_path: Path, content: str, needle: str
+) -> None:
+    path = tmp_path / "state.yaml"
+    path.write_text(content)
+    with pytest.raises(StateError) as info:
+        State.load(path, "default")
+    assert needle in str(info.value) and str(path) in str(info.value)
+    assert "mv " in info.value.hint
+    assert path.read_text() == content
+
+
+def test_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.yaml"
+    path.write_text("schema: 99\nsteps: {}\n")
+    with pytest.raises(StateError, match="schema version 99"):
+        State.load(path, "default")
+
+
+def test_a_value_yaml_cannot_hold_fails_before_the_file_changes(tmp_path: Path) -> None:
+    path = tmp_path / "state.yaml"
+    state = State.load(path, "default")
+    state.save()
+    before = path.read_text()
+    state.step("x").outputs["bad"] = object()
+    state.data["steps"]["x"]["outputs"]["bad"] = {1, 2}  # a set is not JSON
+    with pytest.raises(TypeError):
+        state.save()
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".state-")] == []
+
+
+def _hold(
+    path: str, ready: multiprocessing.synchronize.Event, release: multiprocessing.synchronize.Event
+) -> None:
+    with deployment_lock(Path(path), "up --profile demo"):
+        ready.set()
+        release.wait(20)
+
+
+def test_the_lock_names_its_holder_and_is_freed_after(tmp_path: Path) -> None:
+    lock = tmp_path / "d" / "lock"
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(str(lock), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(20)
+        with pytest.raises(LockHeld) as info, deployment_lock(lock, "down"):
+            pass
+        assert f"pid {holder.pid}" in str(info.value)
+        assert "up --profile demo" in str(info.value)
+    finally:
+        release.set()
+        holder.join(20)
+    with deployment_lock(lock, "down"):
+        pass
