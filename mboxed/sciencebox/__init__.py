@@ -1,0 +1,1 @@
+"""ScienceBox configuration: secrets, users, TLS and the chart's Helm values."""
