@@ -1,0 +1,76 @@
+"""A world for the install-side steps (chart, sciencebox, ready, verify,
+summary): a real state file, a real shell whose PATH starts with
+tests/fakes/bin (the `helm` stand-in), and earlier steps' outputs recorded
+the way the engine records them."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mboxed.engine import Context, Options
+from mboxed.paths import Paths
+from mboxed.profile import load_profile
+from mboxed.shell import Shell
+from mboxed.state import State
+from mboxed.ui import PlainReporter
+
+FAKE_BIN = Path(__file__).resolve().parent.parent / "fakes" / "bin"
+
+
+@dataclass
+class World:
+    ctx: Context
+    fake_state: Path
+    out: io.StringIO
+
+    def helm_state(self) -> dict[str, Any]:
+        path = self.fake_state / "helm.json"
+        return json.loads(path.read_text()) if path.exists() else {"calls": [], "releases": {}}
+
+    def helm_calls(self, command: str | None = None) -> list[list[str]]:
+        calls = self.helm_state()["calls"]
+        return [c for c in calls if command is None or (c and c[0] == command)]
+
+    def record(self, step: str, outputs: Mapping[str, Any]) -> None:
+        record = self.ctx.state.step(step)
+        record.data["status"] = "done"
+        record.outputs.update(outputs)
+        self.ctx.state.save()
+
+
+def make_world(
+    tmp_path: Path,
+    *,
+    overrides: tuple[str, ...] = (),
+    profile: str = "demo",
+    env: Mapping[str, str] | None = None,
+    options: Options | None = None,
+) -> World:
+    fake_state = tmp_path / "fake-state"
+    fake_state.mkdir(parents=True, exist_ok=True)
+    shell_env = {
+        **os.environ,
+        "PATH": f"{FAKE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MBOXED_FAKE_STATE": str(fake_state),
+        **(env or {}),
+    }
+    paths = Paths.from_env({"MBOXED_HOME": str(tmp_path / "mboxed-home"), "HOME": str(tmp_path)})
+    state = State(paths.state_file("default"), "default")
+    out = io.StringIO()
+    ctx = Context(
+        deployment="default",
+        profile=load_profile(profile, overrides=list(overrides)).profile,
+        paths=paths,
+        shell=Shell(env=shell_env),
+        state=state,
+        reporter=PlainReporter(out),
+        options=options or Options(),
+        profile_name=profile,
+    )
+    return World(ctx, fake_state, out)

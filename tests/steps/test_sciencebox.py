@@ -1,0 +1,260 @@
+"""Step `sciencebox` against the `helm` stand-in: plan, install, nothing,
+upgrade on changed values, uninstall on down."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mboxed.engine import Context, Pipeline
+from mboxed.errors import Deferred, MboxedError
+from mboxed.steps.sciencebox import ReleaseFacts, ScienceBoxStep, changed_keys, plan_release
+from tests.sciencebox.registry import chart_tgz
+from tests.steps.sciencebox_world import World, make_world
+
+VALUES: dict[str, Any] = {
+    "nginx-welcome-page": {"ingress": {"hostname": "box.example.org"}},
+    "cernbox": {"ocis": {"env": {"IDP_ISS": "https://box.example.org"}}},
+    "swan": {"jupyterhub": {"proxy": {"secretToken": "0123456789abcdef0123456789abcdef"}}},
+}
+
+
+class Values:
+    """The values source the step calls; tests change it between runs."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = json.loads(json.dumps(values))
+
+    def __call__(self, ctx: Context) -> dict[str, Any]:
+        return json.loads(json.dumps(self.values))
+
+
+def installed_world(tmp_path: Path, **kwargs: Any) -> World:
+    world = make_world(tmp_path, **kwargs)
+    tgz = tmp_path / "sciencebox-0.0.8.tgz"
+    tgz.write_bytes(chart_tgz("sciencebox", "0.0.8"))
+    world.record(
+        "chart",
+        {
+            "path": str(tgz),
+            "digest": "sha256:" + "a" * 64,
+            "name": "sciencebox",
+            "version": "0.0.8",
+        },
+    )
+    world.record(
+        "cluster",
+        {
+            "provider": "minikube",
+            "context": "mboxed-default",
+            "kubeconfig": str(tmp_path / "kubeconfig"),
+            "hostname": "box.example.org",
+            "ingress_address": "127.0.0.1",
+            "https_port": 443,
+            "created_by_mboxed": True,
+        },
+    )
+    world.record("secrets", {"jupyterhub_proxy_token": "0123456789abcdef0123456789abcdef"})
+    return world
+
+
+def run(world: World, step: ScienceBoxStep) -> str:
+    return Pipeline([step], retry_wait=0).up(world.ctx)[0].outcome
+
+
+KUBE = ["--namespace", "default", "--kube-context", "mboxed-default", "--kubeconfig"]
+
+
+def test_three_way_install_then_nothing_then_upgrade_on_changed_values(tmp_path: Path) -> None:
+    world = installed_world(tmp_path)
+    values = Values(VALUES)
+    step = ScienceBoxStep(values)
+
+    # 1. plan on a fresh world: an install, and nothing changed
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["install"]
+    assert "install release sciencebox in namespace default" in plan.actions[0].summary
+    assert world.helm_state()["releases"] == {}
+    assert not world.helm_calls("upgrade")
+
+    # 2. apply: one `helm upgrade --install` with the cached chart and one values file
+    assert run(world, step) == "done"
+    (upgrade,) = world.helm_calls("upgrade")
+    values_path = tmp_path / "mboxed-home/state/default/sciencebox-values.json"
+    assert upgrade == [
+        "upgrade",
+        "--install",
+        "sciencebox",
+        str(tmp_path / "sciencebox-0.0.8.tgz"),
+        "--create-namespace",
+        "--values",
+        str(values_path),
+        *KUBE,
+        str(tmp_path / "kubeconfig"),
+    ]
+    assert not [a for a in upgrade if a == "--set"], "no wall of --set"
+    assert stat.S_IMODE(values_path.stat().st_mode) == 0o600
+    assert json.loads(values_path.read_text()) == VALUES
+    assert json.loads(world.helm_state()["values_files"][0]["content"]) == VALUES
+    outputs = world.ctx.outputs("sciencebox")
+    assert outputs["revision"] == 1 and outputs["status"] == "deployed"
+
+    # 3. again: nothing to do, nothing run but reads
+    calls_before = len(world.helm_calls())
+    assert run(world, step) == "skipped"
+    new_calls = world.helm_calls()[calls_before:]
+    assert [c[0] for c in new_calls] == ["status", "get", "list"]
+
+    # 4. changed values: an upgrade naming the changed key, not its value
+    values.values["nginx-welcome-page"]["ingress"]["hostname"] = "other.example.org"
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["upgrade"]
+    assert "values changed: nginx-welcome-page.ingress.hostname" in plan.actions[0].summary
+    assert "other.example.org" not in plan.actions[0].summary
+    assert run(world, step) == "done"
+    assert len(world.helm_calls("upgrade")) == 2
+    assert world.ctx.outputs("sciencebox")["revision"] == 2
+    assert run(world, step) == "skipped"
+
+
+def test_secrets_never_reach_the_log_or_the_plan(tmp_path: Path) -> None:
+    world = installed_world(tmp_path)
+    step = ScienceBoxStep(Values(VALUES))
+    run(world, step)
+    assert world.ctx.shell.redact("token 0123456789abcdef0123456789abcdef") == "token ***"
+
+
+def test_down_uninstalls_the_release_and_removes_the_values_file(tmp_path: Path) -> None:
+    world = installed_world(tmp_path)
+    step = ScienceBoxStep(Values(VALUES))
+    run(world, step)
+    values_path = Path(world.ctx.outputs("sciencebox")["values_file"])
+    assert values_path.exists()
+
+    Pipeline([step]).down(world.ctx)
+
+    (uninstall,) = world.helm_calls("uninstall")
+    assert uninstall == ["uninstall", "sciencebox", *KUBE, str(tmp_path / "kubeconfig")]
+    assert world.helm_state()["releases"] == {}
+    assert not values_path.exists()
+    # idempotent: a second undo (interrupted down re-run) meets "release: not found"
+    world.ctx.current_step = "sciencebox"
+    step.undo(world.ctx, world.ctx.journal("sciencebox") or _journal_of_install(tmp_path))
+
+
+def _journal_of_install(tmp_path: Path) -> list[Any]:
+    from mboxed.engine import JournalEntry
+
+    return [
+        JournalEntry(
+            "helm_release",
+            {
+                "release": "sciencebox",
+                "namespace": "default",
+                "context": "mboxed-default",
+                "kubeconfig": str(tmp_path / "kubeconfig"),
+            },
+        )
+    ]
+
+
+def test_uninstall_of_a_release_already_gone_is_fine_but_other_errors_are_not(
+    tmp_path: Path,
+) -> None:
+    world = installed_world(tmp_path)
+    step = ScienceBoxStep(Values(VALUES))
+    world.ctx.current_step = "sciencebox"
+    step.undo(world.ctx, _journal_of_install(tmp_path))  # not found: fine
+    assert world.helm_calls("uninstall")
+
+    broken = installed_world(tmp_path / "b", env={"MBOXED_FAKE_HELM_UNREACHABLE": "1"})
+    broken.record("cluster", {"created_by_mboxed": False, "context": "theirs"})
+    with pytest.raises(MboxedError, match="Kubernetes cluster unreachable"):
+        step.undo(broken.ctx, _journal_of_install(tmp_path))
+
+
+def test_a_release_removed_by_hand_is_noticed(tmp_path: Path) -> None:
+    world = installed_world(tmp_path)
+    step = ScienceBoxStep(Values(VALUES))
+    run(world, step)
+    world.ctx.shell.run(["helm", "uninstall", "sciencebox", "--namespace", "default"])
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["install"]
+
+
+def test_deferred_until_chart_and_cluster_have_run(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    step = ScienceBoxStep(Values(VALUES))
+    with pytest.raises(Deferred, match="after chart"):
+        step.facts(world.ctx)
+    tgz = tmp_path / "c.tgz"
+    tgz.write_bytes(chart_tgz("sciencebox", "0.0.8"))
+    world.record("chart", {"path": str(tgz), "name": "sciencebox", "version": "0.0.8"})
+    with pytest.raises(Deferred, match="after cluster"):
+        step.facts(world.ctx)
+
+
+def test_a_namespace_other_than_default_is_refused_for_the_sciencebox_chart(
+    tmp_path: Path,
+) -> None:
+    world = installed_world(tmp_path, overrides=("sciencebox.namespace=science",))
+    with pytest.raises(MboxedError, match=r"sciencebox\.namespace") as caught:
+        ScienceBoxStep(Values(VALUES)).facts(world.ctx)
+    assert "default" in caught.value.hint
+    assert not world.helm_calls()
+
+
+def test_an_unreachable_cluster_is_a_retryable_error(tmp_path: Path) -> None:
+    from mboxed.errors import TransientError
+
+    world = installed_world(tmp_path, env={"MBOXED_FAKE_HELM_UNREACHABLE": "1"})
+    with pytest.raises(TransientError, match="unreachable"):
+        ScienceBoxStep(Values(VALUES)).facts(world.ctx)
+
+
+def _facts(**kwargs: Any) -> ReleaseFacts:
+    base: dict[str, Any] = {
+        "release": "sciencebox",
+        "namespace": "default",
+        "chart_path": "/c.tgz",
+        "chart_version": "0.0.8",
+        "desired": {"a": {"b": 1}},
+        "status": {"version": 3, "info": {"status": "deployed"}},
+        "deployed": {"a": {"b": 1}},
+        "deployed_chart": "sciencebox-0.0.8",
+    }
+    base.update(kwargs)
+    return ReleaseFacts(**base)
+
+
+@pytest.mark.parametrize(
+    ("facts", "kind", "words"),
+    [
+        (_facts(status=None), "install", "install release sciencebox"),
+        (_facts(), None, "is at revision 3"),
+        (_facts(deployed={"a": {"b": 2}}), "upgrade", "values changed: a.b"),
+        (_facts(deployed_chart="sciencebox-0.0.7"), "upgrade", "sciencebox-0.0.7 -> sciencebox"),
+        (
+            _facts(status={"version": 2, "info": {"status": "failed"}}),
+            "upgrade",
+            "status is failed",
+        ),
+    ],
+)
+def test_plan_table(facts: ReleaseFacts, kind: str | None, words: str) -> None:
+    plan = plan_release(facts)
+    assert [a.kind for a in plan.actions] == ([kind] if kind else [])
+    text = plan.actions[0].summary if plan.actions else plan.reason
+    assert words in text
+
+
+def test_changed_keys_name_paths_only() -> None:
+    assert changed_keys({"a": {"b": "s3cret"}, "c": 1}, {"a": {"b": "n3w"}, "d": 2}) == [
+        "a.b",
+        "c",
+        "d",
+    ]
