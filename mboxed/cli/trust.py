@@ -1,11 +1,28 @@
+"""`mboxed trust`: add the deployment's local CA to this host's trust store.
+
+It runs the `tls` step with trust requested, so the change is journaled and
+`mboxed down` removes it again.
+"""
+
 from __future__ import annotations
 
 import click
 
-from mboxed.errors import MboxedError
+from mboxed.app import App
+from mboxed.cli.options import deployment_options
+from mboxed.cli.run import run_up
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def trust() -> None:
-    """Not in this build of mboxed yet."""
-    raise MboxedError("`mboxed trust` is not in this build of mboxed yet")
+@click.command()
+@deployment_options(run=True)
+def trust(app: App) -> None:
+    """Add the local CA to this host's trust store (undone by `mboxed down`)."""
+    app.options.trust = True
+    run_up(app, dry_run=False, only=("tls",), command="trust")
+    outputs = app.state.outputs("tls")
+    if outputs.get("ca_cert"):
+        click.echo(f"CA certificate: {outputs['ca_cert']}")
+        click.echo(
+            "Firefox keeps its own trust store: import that file under Settings → "
+            "Privacy & Security → Certificates, or set security.enterprise_roots.enabled."
+        )
