@@ -22,6 +22,7 @@ from mboxed.errors import Deferred, MboxedError, TransientError
 from mboxed.shell import CommandError
 
 ValuesFn = Callable[[Context], dict[str, Any]]
+PostRenderFn = Callable[[Context], dict[str, Any]]
 
 # Error texts of helm v3 (helm/helm pkg/storage/driver/driver.go ErrReleaseNotFound,
 # pkg/action/uninstall.go "uninstall: Release not loaded").
@@ -33,6 +34,12 @@ def _real_values_for(ctx: Context) -> dict[str, Any]:
     from mboxed.sciencebox.values import values_for
 
     return values_for(ctx)
+
+
+def _real_postrender_config(ctx: Context) -> dict[str, Any]:
+    from mboxed.sciencebox.postrender import config_for
+
+    return config_for(ctx)
 
 
 def helm_binary(ctx: Context) -> str:
@@ -50,6 +57,17 @@ def kube_args(cluster: Mapping[str, Any]) -> list[str]:
 
 def values_file(ctx: Context) -> Path:
     return Path(ctx.paths.deployment_dir(ctx.deployment)) / "sciencebox-values.json"
+
+
+def postrender_dir(ctx: Context) -> Path:
+    return Path(ctx.paths.deployment_dir(ctx.deployment)) / "postrender"
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def normalise(values: Any) -> Any:
@@ -89,6 +107,8 @@ class ReleaseFacts:
     status: dict[str, Any] | None = None  # `helm status -o json`, None = no release
     deployed: dict[str, Any] = field(default_factory=dict)  # `helm get values -o json`
     deployed_chart: str = ""  # `helm list -o json` "chart": name-version
+    postrender_current: bool = True  # the post-renderer on disk renders with today's secrets
+    leftover_defaults: tuple[str, ...] = ()  # chart default secrets in the deployed manifest
 
     @property
     def state(self) -> str:
@@ -118,6 +138,10 @@ def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
         reasons.append(f"its status is {facts.state or 'unknown'}")
     if facts.deployed_chart and facts.deployed_chart != wanted_chart:
         reasons.append(f"chart {facts.deployed_chart} -> {wanted_chart}")
+    if not facts.postrender_current:
+        reasons.append("post-render config (template secrets, components) changed")
+    if facts.leftover_defaults:
+        reasons.append(f"{len(facts.leftover_defaults)} chart default secret(s) in the manifest")
     keys = changed_keys(facts.deployed, facts.desired)
     if keys:
         shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
@@ -131,8 +155,11 @@ class ScienceBoxStep(BaseStep):
     name = "sciencebox"
     description = "helm upgrade --install of the ScienceBox chart with a generated values file"
 
-    def __init__(self, values: ValuesFn | None = None) -> None:
+    def __init__(
+        self, values: ValuesFn | None = None, postrender: PostRenderFn | None = None
+    ) -> None:
         self._values = values or _real_values_for
+        self._postrender = postrender or _real_postrender_config
 
     # -- helpers --------------------------------------------------------------
     def _cluster(self, ctx: Context) -> dict[str, Any]:
@@ -186,6 +213,8 @@ class ScienceBoxStep(BaseStep):
             )
         self._guard_secrets(ctx)
         desired = normalise(self._values(ctx))
+        postrender = normalise(self._postrender(ctx))
+        on_disk = read_json(postrender_dir(ctx) / "postrender.json")
         status_run = self._helm(ctx, ["status", sb.release, "-o", "json"], cluster, check=False)
         base = ReleaseFacts(
             sb.release, sb.namespace, str(chart["path"]), str(chart.get("version", "")), desired
@@ -213,6 +242,8 @@ class ScienceBoxStep(BaseStep):
             ),
             "",
         )
+        from mboxed.sciencebox.postrender import leftover_defaults
+
         return ReleaseFacts(
             base.release,
             base.namespace,
@@ -222,6 +253,8 @@ class ScienceBoxStep(BaseStep):
             status,
             deployed,
             chart_label,
+            postrender_current=on_disk == postrender,
+            leftover_defaults=tuple(leftover_defaults(str(status.get("manifest") or ""))),
         )
 
     def plan(self, ctx: Context, facts: ReleaseFacts) -> Plan:
@@ -243,6 +276,13 @@ class ScienceBoxStep(BaseStep):
         os.replace(path.with_suffix(".tmp"), path)
         if fresh:
             ctx.record("file_created", path=str(path))
+        from mboxed.sciencebox.postrender import write_post_renderer
+
+        renderer_dir = postrender_dir(ctx)
+        if not renderer_dir.exists():
+            renderer_dir.mkdir(parents=True, mode=0o700)
+            ctx.record("dir_created", path=str(renderer_dir))
+        renderer = write_post_renderer(renderer_dir, normalise(self._postrender(ctx)))
         if not any(e.kind == "helm_release" for e in ctx.journal()):
             ctx.record(
                 "helm_release",
@@ -262,6 +302,8 @@ class ScienceBoxStep(BaseStep):
                 "--create-namespace",
                 "--values",
                 str(path),
+                "--post-renderer",
+                str(renderer),
             ],
             cluster,
         )

@@ -12,6 +12,7 @@ import pytest
 
 from mboxed.engine import Context, Pipeline
 from mboxed.errors import Deferred, MboxedError
+from mboxed.sciencebox.postrender import make_config
 from mboxed.steps.sciencebox import ReleaseFacts, ScienceBoxStep, changed_keys, plan_release
 from tests.sciencebox.registry import chart_tgz
 from tests.steps.sciencebox_world import World, make_world
@@ -21,6 +22,28 @@ VALUES: dict[str, Any] = {
     "cernbox": {"ocis": {"env": {"IDP_ISS": "https://box.example.org"}}},
     "swan": {"jupyterhub": {"proxy": {"secretToken": "0123456789abcdef0123456789abcdef"}}},
 }
+
+
+TEMPLATE_SECRETS = {
+    "reva_jwt_secret": "jwt-" + "1" * 40,
+    "ocis_transfer_secret": "transfer-" + "2" * 30,
+    "ocis_machine_auth_api_key": "machine-" + "3" * 30,
+    "ldap_readonly_password": "readonly-" + "4" * 20,
+    "mariadb_root_password": "mariadb-" + "5" * 20,
+    "swan_oidc_client_secret": "swanclient-" + "6" * 20,
+    "supervisord_password": "supervisor-" + "7" * 20,
+}
+# A template of the chart holding a secret it hard-codes (as cernbox's revad
+# TOML does with jwt_secret): the post-renderer must replace it.
+GATEWAY = {
+    "sciencebox/charts/cernbox/templates/gateway.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+    "metadata:\n  name: gateway-config\ndata:\n  gateway.toml: |\n"
+    '    jwt_secret = "POZSOrlP7AgnTxH7MJebWV8ohvsApgbd4u3Joen30c"\n'
+}
+
+
+def postrender(ctx: Context) -> dict[str, Any]:
+    return make_config(TEMPLATE_SECRETS, {"swan": True, "cernbox": True})
 
 
 class Values:
@@ -36,7 +59,7 @@ class Values:
 def installed_world(tmp_path: Path, **kwargs: Any) -> World:
     world = make_world(tmp_path, **kwargs)
     tgz = tmp_path / "sciencebox-0.0.8.tgz"
-    tgz.write_bytes(chart_tgz("sciencebox", "0.0.8"))
+    tgz.write_bytes(chart_tgz("sciencebox", "0.0.8", GATEWAY))
     world.record(
         "chart",
         {
@@ -58,7 +81,10 @@ def installed_world(tmp_path: Path, **kwargs: Any) -> World:
             "created_by_mboxed": True,
         },
     )
-    world.record("secrets", {"jupyterhub_proxy_token": "0123456789abcdef0123456789abcdef"})
+    world.record(
+        "secrets",
+        {"jupyterhub_proxy_token": "0123456789abcdef0123456789abcdef", **TEMPLATE_SECRETS},
+    )
     return world
 
 
@@ -72,7 +98,7 @@ KUBE = ["--namespace", "default", "--kube-context", "mboxed-default", "--kubecon
 def test_three_way_install_then_nothing_then_upgrade_on_changed_values(tmp_path: Path) -> None:
     world = installed_world(tmp_path)
     values = Values(VALUES)
-    step = ScienceBoxStep(values)
+    step = ScienceBoxStep(values, postrender)
 
     # 1. plan on a fresh world: an install, and nothing changed
     plan = step.plan(world.ctx, step.facts(world.ctx))
@@ -93,9 +119,15 @@ def test_three_way_install_then_nothing_then_upgrade_on_changed_values(tmp_path:
         "--create-namespace",
         "--values",
         str(values_path),
+        "--post-renderer",
+        str(values_path.parent / "postrender" / "postrender"),
         *KUBE,
         str(tmp_path / "kubeconfig"),
     ]
+    # helm ran the post-renderer: the stored manifest has our secret, not the chart's
+    (release,) = world.helm_state()["releases"].values()
+    assert 'jwt_secret = "jwt-1111' in release[-1]["manifest"]
+    assert "POZSOrl" not in release[-1]["manifest"]
     assert not [a for a in upgrade if a == "--set"], "no wall of --set"
     assert stat.S_IMODE(values_path.stat().st_mode) == 0o600
     assert json.loads(values_path.read_text()) == VALUES
@@ -123,14 +155,14 @@ def test_three_way_install_then_nothing_then_upgrade_on_changed_values(tmp_path:
 
 def test_secrets_never_reach_the_log_or_the_plan(tmp_path: Path) -> None:
     world = installed_world(tmp_path)
-    step = ScienceBoxStep(Values(VALUES))
+    step = ScienceBoxStep(Values(VALUES), postrender)
     run(world, step)
     assert world.ctx.shell.redact("token 0123456789abcdef0123456789abcdef") == "token ***"
 
 
 def test_down_uninstalls_the_release_and_removes_the_values_file(tmp_path: Path) -> None:
     world = installed_world(tmp_path)
-    step = ScienceBoxStep(Values(VALUES))
+    step = ScienceBoxStep(Values(VALUES), postrender)
     run(world, step)
     values_path = Path(world.ctx.outputs("sciencebox")["values_file"])
     assert values_path.exists()
@@ -166,7 +198,7 @@ def test_uninstall_of_a_release_already_gone_is_fine_but_other_errors_are_not(
     tmp_path: Path,
 ) -> None:
     world = installed_world(tmp_path)
-    step = ScienceBoxStep(Values(VALUES))
+    step = ScienceBoxStep(Values(VALUES), postrender)
     world.ctx.current_step = "sciencebox"
     step.undo(world.ctx, _journal_of_install(tmp_path))  # not found: fine
     assert world.helm_calls("uninstall")
@@ -179,7 +211,7 @@ def test_uninstall_of_a_release_already_gone_is_fine_but_other_errors_are_not(
 
 def test_a_release_removed_by_hand_is_noticed(tmp_path: Path) -> None:
     world = installed_world(tmp_path)
-    step = ScienceBoxStep(Values(VALUES))
+    step = ScienceBoxStep(Values(VALUES), postrender)
     run(world, step)
     world.ctx.shell.run(["helm", "uninstall", "sciencebox", "--namespace", "default"])
     plan = step.plan(world.ctx, step.facts(world.ctx))
@@ -188,7 +220,7 @@ def test_a_release_removed_by_hand_is_noticed(tmp_path: Path) -> None:
 
 def test_deferred_until_chart_and_cluster_have_run(tmp_path: Path) -> None:
     world = make_world(tmp_path)
-    step = ScienceBoxStep(Values(VALUES))
+    step = ScienceBoxStep(Values(VALUES), postrender)
     with pytest.raises(Deferred, match="after chart"):
         step.facts(world.ctx)
     tgz = tmp_path / "c.tgz"
@@ -203,7 +235,7 @@ def test_a_namespace_other_than_default_is_refused_for_the_sciencebox_chart(
 ) -> None:
     world = installed_world(tmp_path, overrides=("sciencebox.namespace=science",))
     with pytest.raises(MboxedError, match=r"sciencebox\.namespace") as caught:
-        ScienceBoxStep(Values(VALUES)).facts(world.ctx)
+        ScienceBoxStep(Values(VALUES), postrender).facts(world.ctx)
     assert "default" in caught.value.hint
     assert not world.helm_calls()
 
@@ -213,7 +245,7 @@ def test_an_unreachable_cluster_is_a_retryable_error(tmp_path: Path) -> None:
 
     world = installed_world(tmp_path, env={"MBOXED_FAKE_HELM_UNREACHABLE": "1"})
     with pytest.raises(TransientError, match="unreachable"):
-        ScienceBoxStep(Values(VALUES)).facts(world.ctx)
+        ScienceBoxStep(Values(VALUES), postrender).facts(world.ctx)
 
 
 def _facts(**kwargs: Any) -> ReleaseFacts:
@@ -258,3 +290,33 @@ def test_changed_keys_name_paths_only() -> None:
         "c",
         "d",
     ]
+
+
+def test_a_release_deployed_with_chart_default_secrets_is_upgraded(tmp_path: Path) -> None:
+    world = installed_world(tmp_path)
+    chart = world.ctx.outputs("chart")["path"]
+    # someone installed the chart by hand, without the post-renderer
+    world.ctx.shell.run(["helm", "upgrade", "--install", "sciencebox", chart, "-n", "default"])
+    step = ScienceBoxStep(Values({}), postrender)
+    facts = step.facts(world.ctx)
+    assert facts.leftover_defaults
+    plan = step.plan(world.ctx, facts)
+    assert "chart default secret(s) in the manifest" in plan.actions[0].summary
+    assert run(world, step) == "done"
+    assert run(world, step) == "skipped"
+
+
+def test_new_template_secrets_trigger_an_upgrade(tmp_path: Path) -> None:
+    world = installed_world(tmp_path)
+    run(world, ScienceBoxStep(Values(VALUES), postrender))
+
+    def rotated(ctx: Context) -> dict[str, Any]:
+        return make_config(
+            {**TEMPLATE_SECRETS, "reva_jwt_secret": "rotated-" + "9" * 30},
+            {"swan": True, "cernbox": True},
+        )
+
+    step = ScienceBoxStep(Values(VALUES), rotated)
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert "post-render config" in plan.actions[0].summary
+    assert "rotated-" not in plan.actions[0].summary
