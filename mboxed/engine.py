@@ -7,6 +7,7 @@ saved atomically after every step, so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import signal
 import time
@@ -16,17 +17,15 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Protocol, runtime_checkable
 
-from tenacity import (
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
+from mboxed.errors import (
+    Deferred,
+    DidNotConverge,
+    Interrupted,
+    MboxedError,
+    ProfileError,
+    TransientError,
 )
-
-from mboxed.errors import Deferred, DidNotConverge, Interrupted, MboxedError, TransientError
-from mboxed.profile import stable_hash
-from mboxed.state import deployment_lock, now_iso
+from mboxed.state import deployment_lock, now_iso, stable_hash
 
 log = logging.getLogger("mboxed.engine")
 
@@ -247,22 +246,29 @@ class Pipeline:
         return chosen
 
     # -- helpers -------------------------------------------------------------
-    def _retrying(self) -> Retrying:
-        return Retrying(
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        """Call fn; on a TransientError retry it with backoff, a bounded number
+        of times (tenacity is imported only when a retry is needed)."""
+        try:
+            return fn()
+        except TransientError as first:
+            log.info("transient failure, will retry: %s", first)
+            if self.retry_attempts <= 1:
+                raise
+        from tenacity import (
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_exponential,
+        )
+
+        retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.retry_attempts),
+            stop=stop_after_attempt(self.retry_attempts - 1),
             wait=wait_exponential(multiplier=self.retry_wait, max=self.retry_max_wait),
             reraise=True,
         )
-
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        try:
-            for attempt in self._retrying():
-                with attempt:
-                    return fn()
-        except RetryError as exc:  # pragma: no cover - reraise=True makes this rare
-            raise exc.last_attempt.result() from exc
-        return None  # pragma: no cover
+        return retrying(fn)
 
     def _facts_and_plan(self, ctx: Context, step: Step) -> tuple[Any, Plan]:
         facts = self._call(lambda: step.facts(ctx))
@@ -301,7 +307,9 @@ class Pipeline:
                 ctx.reporter.step_planned(step.name, plan, str(exc))
                 continue
             except MboxedError as exc:
-                if pending:
+                # A wrong profile value (ProfileError) is wrong whatever the
+                # earlier steps do: report it now instead of deferring it.
+                if pending and not isinstance(exc, ProfileError):
                     reason = f"after {pending[-1]} ({exc.message.splitlines()[0]})"
                     plan = Plan.nothing(reason)
                     results.append(StepResult(step.name, "deferred", plan, note=reason))
@@ -367,10 +375,12 @@ class Pipeline:
                     hint=f"run `mboxed up` (or add --only {exc.after})",
                 ) from None
             if plan.empty:
+                before = copy.deepcopy(record.data)
                 record.data.update(status="done", inputs_hash=inputs_hash, error=None)
                 record.outputs.update(step.outputs(ctx, facts))
                 record.data.setdefault("started", started_wall)
-                state.save()
+                if record.data != before:  # an unchanged record needs no write
+                    state.save()
                 elapsed = time.monotonic() - started
                 ctx.reporter.step_skipped(step.name, plan.reason or "nothing to do", elapsed)
                 return StepResult(step.name, "skipped", plan, elapsed)

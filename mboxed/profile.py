@@ -7,8 +7,6 @@ source (file:line, or the --set flag) and the key path.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from pydantic import (
 )
 
 from mboxed.errors import ProfileError
+from mboxed.state import stable_hash
 
 KeyPath = tuple[str, ...]
 
@@ -86,6 +85,8 @@ class Provider(_Strict):
     disk: Size = "40g"
     kubernetes_version: KubernetesVersion = "v1.31.0"
     context: str | None = None
+    # existing only: the kubeconfig file holding `context` (default: $KUBECONFIG, ~/.kube/config)
+    kubeconfig: str | None = None
 
 
 class UsersGenerate(_Strict):
@@ -133,11 +134,6 @@ class Profile(_Strict):
         """A stable hash of some top-level sections (for step inputs)."""
         dumped = self.model_dump(mode="json")
         return stable_hash({k: dumped[k] for k in keys})
-
-
-def stable_hash(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # --- sources and provenance ----------------------------------------------------

@@ -17,9 +17,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from plumbum import local
-from plumbum.commands.processes import ProcessTimedOut
-
 from mboxed.errors import MboxedError
 
 log = logging.getLogger("mboxed.shell")
@@ -120,6 +117,10 @@ class Shell:
             log.info("$ %s  -> not found", shown)
             raise CommandError(args, None, reason=f"{args[0]}: command not found on PATH")
         limit = self.default_timeout if timeout is None else timeout
+        # plumbum is imported on first use: commands that run nothing start faster.
+        from plumbum import local
+        from plumbum.commands.processes import ProcessTimedOut
+
         command = local[exe][args[1:]].with_env(**full_env)
         if input is not None:
             command = command << input

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +27,17 @@ from mboxed.errors import LockHeld, StateError
 SCHEMA_VERSION = 1
 
 STEP_STATUSES = ("running", "done", "failed", "interrupted", "undone")
+
+
+# libyaml's C loader and dumper when PyYAML was built with it: several times faster.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def stable_hash(value: Any) -> str:
+    """sha256 of a canonical JSON form: the same inputs give the same hash."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def now_iso() -> str:
@@ -98,7 +110,7 @@ class State:
         if not path.exists():
             return cls(path, deployment)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise _corrupt(path, str(exc).splitlines()[0]) from exc
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
@@ -130,7 +142,7 @@ class State:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Round-trip through JSON first: a value YAML cannot represent safely
         # fails here, before anything on disk changes.
-        payload = yaml.safe_dump(json.loads(json.dumps(self.data)), sort_keys=False)
+        payload = yaml.dump(json.loads(json.dumps(self.data)), Dumper=_Dumper, sort_keys=False)
         if self.path.exists():
             backup = self.path.with_suffix(".yaml.bak")
             with contextlib.suppress(OSError):
