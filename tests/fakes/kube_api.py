@@ -20,7 +20,11 @@ Simplifications (documented so nobody mistakes them for the real thing):
 strategic-merge-patch is applied as a JSON merge patch (RFC 7386), so lists
 are replaced rather than merged by key; `watch=true` is not supported;
 `SelfSubjectAccessReview` is answered by `.access` (allow everything by
-default); `SelfSubjectRulesReview` returns `.rules`.
+default); `SelfSubjectRulesReview` returns `.rules`. Server-side apply
+(`application/apply-patch+yaml`) creates or merges without field ownership.
+With `controllers=True` the server also plays kube-controller-manager for
+workloads: a Deployment, StatefulSet or DaemonSet written to it reports all
+its replicas ready at once.
 """
 
 from __future__ import annotations
@@ -66,6 +70,10 @@ RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("rbac.authorization.k8s.io/v1", "rolebindings"): ("RoleBinding", True),
     ("rbac.authorization.k8s.io/v1", "clusterroles"): ("ClusterRole", False),
     ("rbac.authorization.k8s.io/v1", "clusterrolebindings"): ("ClusterRoleBinding", False),
+    ("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations"): (
+        "ValidatingWebhookConfiguration",
+        False,
+    ),
     ("authorization.k8s.io/v1", "selfsubjectaccessreviews"): ("SelfSubjectAccessReview", False),
     ("authorization.k8s.io/v1", "selfsubjectrulesreviews"): ("SelfSubjectRulesReview", False),
 }
@@ -225,8 +233,9 @@ class ApiError(Exception):
 class KubeAPIServer:
     """A stateful Kubernetes API on 127.0.0.1; see the module docstring."""
 
-    def __init__(self, version: dict[str, str] | None = None) -> None:
+    def __init__(self, version: dict[str, str] | None = None, *, controllers: bool = False) -> None:
         self.version = dict(version or DEFAULT_VERSION)
+        self.controllers = controllers
         self.store: dict[Key, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self.logs: dict[tuple[str, str], str] = {}
@@ -371,9 +380,68 @@ class KubeAPIServer:
                     for g in groups
                 ],
             }
+        discovery = self._discovery(path)
+        if discovery is not None:
+            return 200, discovery
         gv, plural, ns, name, sub = self._parse(path)
         with self._lock:
             return self._dispatch(method, gv, plural, ns, name, sub, query, body, content_type)
+
+    def _discovery(self, path: str) -> dict[str, Any] | None:
+        """APIResourceList for /api/v1 and /apis/{group}/{version} (what the
+        dynamic client reads to map a kind to its REST path)."""
+        if path == "/api/v1":
+            gv = "v1"
+        elif re.fullmatch(r"/apis/[^/]+/[^/]+", path):
+            gv = path.removeprefix("/apis/")
+        else:
+            return None
+        resources = [
+            {
+                "name": plural,
+                "singularName": kind.lower(),
+                "namespaced": namespaced,
+                "kind": kind,
+                "verbs": ["create", "delete", "get", "list", "patch", "update"],
+            }
+            for (g, plural), (kind, namespaced) in RESOURCES.items()
+            if g == gv
+        ]
+        if not resources:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": gv,
+            "resources": resources,
+        }
+
+    def _simulate_controller(self, obj: dict[str, Any]) -> None:
+        kind = obj.get("kind")
+        spec = obj.get("spec") or {}
+        generation = obj["metadata"].get("generation", 1)
+        if kind in ("Deployment", "StatefulSet"):
+            n = int(spec.get("replicas", 1))
+            obj["status"] = {
+                "observedGeneration": generation,
+                "replicas": n,
+                "readyReplicas": n,
+                "availableReplicas": n,
+                "updatedReplicas": n,
+            }
+            if kind == "StatefulSet":
+                obj["status"]["currentReplicas"] = n
+        elif kind == "DaemonSet":
+            n = len(self.objects("Node")) or 1
+            obj["status"] = {
+                "observedGeneration": generation,
+                "currentNumberScheduled": n,
+                "desiredNumberScheduled": n,
+                "numberMisscheduled": 0,
+                "numberReady": n,
+                "numberAvailable": n,
+                "updatedNumberScheduled": n,
+            }
 
     def _parse(self, path: str) -> tuple[str, str, str, str, str]:
         parts = path.strip("/").split("/")
@@ -486,6 +554,21 @@ class KubeAPIServer:
             body.setdefault("kind", kind)
             body.setdefault("apiVersion", gv)
             self._stamp(body)
+            if self.controllers:
+                self._simulate_controller(body)
+            self.store[key] = body
+            return 201, copy.deepcopy(body)
+        if method == "PATCH" and "apply-patch" in content_type and key not in self.store:
+            if not isinstance(body, dict):
+                raise ApiError(400, "BadRequest", "body must be a JSON object", {})
+            body.setdefault("metadata", {})["name"] = name
+            if namespaced:
+                body["metadata"]["namespace"] = ns or "default"
+            body.setdefault("kind", kind)
+            body.setdefault("apiVersion", gv)
+            self._stamp(body)
+            if self.controllers:
+                self._simulate_controller(body)
             self.store[key] = body
             return 201, copy.deepcopy(body)
         if key not in self.store:
@@ -518,6 +601,8 @@ class KubeAPIServer:
         if updated.get("spec") != current.get("spec"):
             updated["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
         self._stamp(updated)
+        if self.controllers:
+            self._simulate_controller(updated)
         self.store[key] = updated
         return 200, copy.deepcopy(updated)
 

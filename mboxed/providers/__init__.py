@@ -1,0 +1,191 @@
+"""Cluster providers: one interface, one module per backend (minikube, kind,
+existing), after ctlptl's pkg/cluster/admin_*.go adapters.
+
+A provider reads the cluster's state with its own CLI (`minikube status`,
+`kind get clusters`) and everything inside the cluster through the
+`kubernetes` client (mboxed/kube.py). It never deletes a cluster unless the
+caller says mboxed created it (the cluster step journals that at creation).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from mboxed.errors import MboxedError
+from mboxed.profile import size_mib
+
+Progress = Callable[[str], None]
+
+PROVIDERS = ("minikube", "kind", "existing")
+
+# The ingress controller every local provider runs (ingress-nginx, as in the
+# minikube addon and kind's ingress guide), and where it lives.
+INGRESS_NAMESPACE = "ingress-nginx"
+INGRESS_DEPLOYMENT = "ingress-nginx-controller"
+
+
+def cluster_name(deployment: str) -> str:
+    """The minikube profile / kind cluster name for a deployment. Prefixed so
+    that mboxed never mistakes the user's own `minikube` or `kind` cluster for
+    one of its own."""
+    return "mboxed" if deployment == "default" else f"mboxed-{deployment}"
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The cluster the profile asks for."""
+
+    provider: str
+    name: str
+    driver: str = "docker"
+    cpus: int = 4
+    memory_mib: int = 8192
+    disk_mib: int = 40960
+    kubernetes_version: str = "v1.31.0"
+    context: str | None = None
+    kubeconfig: str | None = None
+
+    @classmethod
+    def from_profile(cls, profile: Any, deployment: str) -> ClusterSpec:
+        p = profile.provider
+        return cls(
+            provider=p.name,
+            name=cluster_name(deployment),
+            driver=p.driver,
+            cpus=int(p.cpus),
+            memory_mib=size_mib(p.memory),
+            disk_mib=size_mib(p.disk),
+            kubernetes_version=p.kubernetes_version,
+            context=p.context,
+            kubeconfig=getattr(p, "kubeconfig", None),
+        )
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """What is there now. `state` is the provider's word (Running, Stopped,
+    Paused, absent, unreachable...). `settings` holds what can be compared
+    with the spec (see `differences`)."""
+
+    exists: bool
+    running: bool
+    state: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+    @classmethod
+    def absent(cls, detail: str = "") -> ClusterStatus:
+        return cls(False, False, "absent", {}, detail)
+
+
+def differences(wanted: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
+    """'cpus: 2 → 4' for each setting the cluster has otherwise than wanted
+    (settings the cluster does not report are not compared)."""
+    out = []
+    for key, want in wanted.items():
+        if key in actual and actual[key] is not None and actual[key] != want:
+            out.append(f"{key}: {actual[key]} → {want}")
+    return out
+
+
+@runtime_checkable
+class ClusterProvider(Protocol):
+    name: str
+    spec: ClusterSpec
+
+    def tool_missing(self) -> str | None:
+        """The CLI this provider needs when it is not on PATH (None: all there)."""
+        ...
+
+    def status(self) -> ClusterStatus: ...
+
+    def wanted_settings(self) -> dict[str, Any]:
+        """The spec's settings, in the same terms as `status().settings`."""
+        ...
+
+    def create_summary(self) -> str:
+        """One line: what creating the cluster means, for the plan."""
+        ...
+
+    def ensure(self, progress: Progress) -> bool:
+        """Create the cluster, or start it, or leave it running. True when it
+        was created (so the caller journals that mboxed owns it)."""
+        ...
+
+    def start(self, progress: Progress) -> None: ...
+
+    def stop(self, progress: Progress) -> None: ...
+
+    def delete(self, progress: Progress) -> None: ...
+
+    def kube_context(self) -> str: ...
+
+    def kubeconfig(self) -> str | None: ...
+
+    def ingress_summary(self) -> str:
+        """One line: how the ingress controller gets there, for the plan."""
+        ...
+
+    def ingress_ready(self, client: Any) -> bool: ...
+
+    def ensure_ingress(self, client: Any, progress: Progress) -> None: ...
+
+    def ingress_address(self, client: Any) -> str:
+        """The IP the ingress is reached at from the host (and from pods)."""
+        ...
+
+    def https_port(self) -> int: ...
+
+    def load_image(self, image: str) -> None: ...
+
+
+def provider_for(
+    profile: Any,
+    deployment: str,
+    shell: Any,
+    *,
+    tools: Mapping[str, Mapping[str, Any]] | None = None,
+    cache_dir: Any = None,
+    mirror: str | None = None,
+) -> ClusterProvider:
+    """The provider the profile names. `tools` are the outputs of the tool
+    steps ({"minikube": {"path": ...}}), so the pinned binary is used."""
+    spec = ClusterSpec.from_profile(profile, deployment)
+    tools = tools or {}
+    if spec.provider == "minikube":
+        from mboxed.providers.minikube import MinikubeProvider
+
+        return MinikubeProvider(spec, shell, binary=_tool(tools, "minikube"))
+    if spec.provider == "kind":
+        from mboxed.providers.kind import KindProvider
+
+        return KindProvider(
+            spec, shell, binary=_tool(tools, "kind"), cache_dir=cache_dir, mirror=mirror
+        )
+    if spec.provider == "existing":
+        from mboxed.providers.existing import ExistingProvider
+
+        return ExistingProvider(spec, shell)
+    raise MboxedError(
+        f"provider.name {spec.provider!r} is not a cluster provider",
+        hint="use one of: " + ", ".join(PROVIDERS),
+    )
+
+
+def kubeconfig_from_env(env: Mapping[str, str]) -> str:
+    """The kubeconfig minikube and kind write to, like kubectl reads it: the
+    first file of $KUBECONFIG, else ~/.kube/config."""
+    first = next((p for p in str(env.get("KUBECONFIG", "")).split(os.pathsep) if p), "")
+    if first:
+        return first
+    home = env.get("HOME") or str(Path.home())
+    return str(Path(home) / ".kube" / "config")
+
+
+def _tool(tools: Mapping[str, Mapping[str, Any]], name: str) -> str:
+    path = (tools.get(name) or {}).get("path")
+    return str(path) if path else name

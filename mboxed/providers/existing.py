@@ -1,0 +1,177 @@
+"""The existing-cluster provider: any kubeconfig context (a real multi-node
+cluster, EKS, ...). mboxed checks it and uses it; it creates nothing at
+cluster level, and never stops or deletes it.
+
+Checks: the context exists in the kubeconfig; the API answers /version; the
+user may create what the ScienceBox chart installs in its namespace
+(SelfSubjectAccessReview, authorization.k8s.io/v1); an IngressClass exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from mboxed import kube
+from mboxed.errors import MboxedError, ProfileError
+from mboxed.providers import ClusterSpec, ClusterStatus, Progress, kubeconfig_from_env
+
+# (verb, API group, resource) the ScienceBox chart needs in its namespace.
+NAMESPACED_PERMISSIONS: tuple[tuple[str, str, str], ...] = (
+    ("create", "apps", "deployments"),
+    ("create", "apps", "statefulsets"),
+    ("create", "apps", "daemonsets"),
+    ("create", "", "services"),
+    ("create", "", "configmaps"),
+    ("create", "", "secrets"),
+    ("create", "", "serviceaccounts"),
+    ("create", "", "persistentvolumeclaims"),
+    ("create", "networking.k8s.io", "ingresses"),
+    ("create", "rbac.authorization.k8s.io", "roles"),
+    ("create", "rbac.authorization.k8s.io", "rolebindings"),
+    ("create", "batch", "jobs"),
+    ("list", "", "pods"),
+)
+
+
+def parse_kubeconfig_contexts(text: str) -> tuple[list[str], str | None]:
+    """A kubeconfig's YAML → (context names, current-context)."""
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, Mapping):
+        return [], None
+    names = [str(c.get("name")) for c in data.get("contexts") or [] if c.get("name")]
+    current = data.get("current-context") or None
+    return names, (str(current) if current else None)
+
+
+def required_permissions(namespace: str) -> list[tuple[str, str, str, str]]:
+    return [(verb, group, res, namespace) for verb, group, res in NAMESPACED_PERMISSIONS]
+
+
+def ingress_classes(client: Any) -> list[str]:
+    from kubernetes import client as k8s
+
+    raw = k8s.NetworkingV1Api(client).list_ingress_class(_preload_content=False)
+    return [i["metadata"]["name"] for i in json.loads(raw.data).get("items", [])]
+
+
+def load_balancer_address(services: Sequence[Mapping[str, Any]]) -> str | None:
+    """The external IP of an ingress controller's LoadBalancer Service, if any."""
+    for svc in services:
+        labels = svc.get("metadata", {}).get("labels") or {}
+        if labels.get("app.kubernetes.io/component") != "controller":
+            continue
+        for entry in (svc.get("status", {}).get("loadBalancer") or {}).get("ingress") or []:
+            if entry.get("ip"):
+                return str(entry["ip"])
+    return None
+
+
+class ExistingProvider:
+    name = "existing"
+
+    def __init__(self, spec: ClusterSpec, shell: Any) -> None:
+        self.spec = spec
+        self.shell = shell
+
+    def tool_missing(self) -> str | None:
+        return None
+
+    def kubeconfig(self) -> str | None:
+        return self.spec.kubeconfig or kubeconfig_from_env(self.shell.env)
+
+    def kube_context(self) -> str:
+        """The context the profile names; else the kubeconfig's current one."""
+        path = self.kubeconfig() or ""
+        names, current = kube.list_contexts(path)
+        wanted = self.spec.context or current
+        if wanted is None:
+            raise MboxedError(
+                f"provider existing: no provider.context given and {path} has no current context",
+                hint="set provider.context to one of: " + (", ".join(names) or "(none)"),
+            )
+        if wanted not in names:
+            raise ProfileError(
+                f"provider.context {wanted!r}: no such context in {path}",
+                hint="contexts there: " + (", ".join(names) if names else "(none)"),
+            )
+        return wanted
+
+    def client(self) -> Any:
+        return kube.api_client(self.kube_context(), self.kubeconfig())
+
+    def status(self) -> ClusterStatus:
+        client = self.client()
+        try:
+            version = kube.server_version(client)
+        except MboxedError as exc:
+            return ClusterStatus(True, False, "unreachable", {}, exc.message)
+        return ClusterStatus(True, True, "Running", {"kubernetes_version": version}, version)
+
+    def wanted_settings(self) -> dict[str, Any]:
+        return {}  # an existing cluster is taken as it is
+
+    def create_summary(self) -> str:
+        return f"use the existing cluster of context {self.spec.context!r}"
+
+    def ensure(self, progress: Progress) -> bool:
+        current = self.status()
+        if not current.running:
+            raise MboxedError(
+                f"the cluster of context {self.kube_context()!r} does not answer: {current.detail}",
+                hint="check the VPN/network and that the context's credentials are valid "
+                "(kubectl --context ... get nodes)",
+            )
+        return False
+
+    def _refuse(self, what: str) -> None:
+        raise MboxedError(
+            f"mboxed does not {what} an existing cluster (context {self.spec.context!r}): "
+            "it did not create it",
+        )
+
+    def start(self, progress: Progress) -> None:
+        self._refuse("start")
+
+    def stop(self, progress: Progress) -> None:
+        self._refuse("stop")
+
+    def delete(self, progress: Progress) -> None:
+        self._refuse("delete")
+
+    def ingress_summary(self) -> str:
+        return "use the cluster's IngressClass"
+
+    def ingress_ready(self, client: Any) -> bool:
+        return bool(ingress_classes(client))
+
+    def ensure_ingress(self, client: Any, progress: Progress) -> None:
+        if not self.ingress_ready(client):
+            raise MboxedError(
+                f"the cluster of context {self.kube_context()!r} has no IngressClass",
+                hint="install an ingress controller (e.g. ingress-nginx) first; on an existing "
+                "cluster mboxed installs nothing cluster-wide",
+            )
+
+    def ingress_address(self, client: Any) -> str:
+        import json as _json
+
+        from kubernetes import client as k8s
+
+        from mboxed.providers.kind import node_address
+
+        raw = k8s.CoreV1Api(client).list_service_for_all_namespaces(_preload_content=False)
+        found = load_balancer_address(_json.loads(raw.data).get("items", []))
+        return found or node_address(kube.list_nodes(client))
+
+    def https_port(self) -> int:
+        return 443
+
+    def load_image(self, image: str) -> None:
+        raise MboxedError(
+            "cannot load a local image into an existing cluster",
+            hint="push the image to a registry the cluster can pull from",
+        )

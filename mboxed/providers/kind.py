@@ -1,0 +1,377 @@
+"""The kind provider: a generated v1alpha4 config, the node image pinned by
+digest, host ports for 80/443, ingress-nginx installed and waited for.
+
+Upstream facts:
+- Config: kind.x-k8s.io/v1alpha4 (kubernetes-sigs/kind pkg/apis/config/
+  v1alpha4/types.go); the ingress guide (site/content/docs/user/ingress.md)
+  labels the node `ingress-ready=true` through a kubeadm InitConfiguration
+  patch and maps container ports 80/443 to the host with extraPortMappings.
+- Node images: each kind release lists `kindest/node:vX@sha256:...` per
+  Kubernetes version in its release notes; kind's own default is pinned the
+  same way (pkg/apis/config/defaults/image.go). The table below is from the
+  release notes of kind v0.24.0.
+- `kind get clusters` prints one name per line on stdout, and "No kind
+  clusters found." on stderr when there are none (pkg/cmd/kind/get/clusters).
+- Creating a cluster whose nodes exist fails with `node(s) already exist for
+  a cluster with the name "X"` (pkg/cluster/internal/create/create.go).
+- Node containers carry the label io.x-k8s.kind.cluster=<name>
+  (pkg/cluster/internal/providers/docker/constants.go). kind has no stop or
+  start; ctlptl and users `docker stop`/`docker start` the node containers.
+- ingress-nginx's kind manifest: deploy/static/provider/kind/deploy.yaml of
+  kubernetes/ingress-nginx, at a release tag.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import socket
+import sys
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mboxed import kube
+from mboxed.errors import MboxedError, ProfileError, TransientError
+from mboxed.providers import (
+    INGRESS_DEPLOYMENT,
+    INGRESS_NAMESPACE,
+    ClusterSpec,
+    ClusterStatus,
+    Progress,
+    kubeconfig_from_env,
+)
+
+CLUSTER_LABEL = "io.x-k8s.kind.cluster"
+
+# Kubernetes version -> sha256 digest of kindest/node:<version>, from the
+# release notes of kind v0.24.0 — the kind release mboxed pins
+# (mboxed/downloads.py); images built for newer kind releases may need a newer kind.
+NODE_IMAGE_DIGESTS: dict[str, str] = {
+    # kind v0.24.0
+    "v1.31.0": "53df588e04085fd41ae12de0c3fe4c72f7013bba32a20e7325357a1ac94ba865",
+    "v1.30.4": "976ea815844d5fa93be213437e3ff5754cd599b040946b5cca43ca45c2047114",
+    "v1.29.8": "d46b7aa29567e93b27f7531d258c372e829d7224b25e3fc6ffdefed12476d3aa",
+    "v1.28.13": "45d319897776e11167e4698f6b14938eb4d52eb381d9e3d7a9086c16c69a8110",
+}
+
+INGRESS_NGINX_VERSION = "controller-v1.11.2"
+INGRESS_NGINX_HOST = "https://raw.githubusercontent.com"
+INGRESS_NGINX_PATH = (
+    f"/kubernetes/ingress-nginx/{INGRESS_NGINX_VERSION}/deploy/static/provider/kind/deploy.yaml"
+)
+
+HTTP_PORTS = (80, 8080, 8081, 8880)
+HTTPS_PORTS = (443, 8443, 9443, 10443)
+
+
+# --- pure functions ---------------------------------------------------------------
+
+
+def node_image(kubernetes_version: str) -> str:
+    """kindest/node:<version>@sha256:<digest>, pinned."""
+    try:
+        digest = NODE_IMAGE_DIGESTS[kubernetes_version]
+    except KeyError:
+        known = sorted(NODE_IMAGE_DIGESTS, key=lambda v: tuple(int(x) for x in v[1:].split(".")))
+        raise ProfileError(
+            f"provider.kubernetes_version {kubernetes_version} has no pinned kind node image",
+            hint="use one of: " + ", ".join(known),
+        ) from None
+    return f"kindest/node:{kubernetes_version}@sha256:{digest}"
+
+
+def parse_clusters(stdout: str) -> list[str]:
+    """`kind get clusters` stdout → cluster names (the "No kind clusters
+    found." line goes to stderr, but tolerate it on stdout too)."""
+    return [
+        line.strip()
+        for line in stdout.splitlines()
+        if line.strip() and not line.startswith("No kind clusters found")
+    ]
+
+
+@dataclass(frozen=True)
+class NodeContainer:
+    name: str
+    state: str
+    image: str
+
+
+def parse_node_containers(stdout: str) -> list[NodeContainer]:
+    """`docker ps -a --filter label=io.x-k8s.kind.cluster=X --format
+    '{{.Names}}\\t{{.State}}\\t{{.Image}}'` → node containers."""
+    out = []
+    for line in stdout.splitlines():
+        parts = line.strip().split("\t")
+        if len(parts) >= 2 and parts[0]:
+            out.append(NodeContainer(parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
+    return out
+
+
+def image_version(image: str) -> str | None:
+    """'kindest/node:v1.31.0@sha256:…' → 'v1.31.0'."""
+    tag = image.split("@", 1)[0].rpartition(":")[2]
+    return tag if tag.startswith("v") else None
+
+
+def choose_host_ports(is_free: Callable[[int], bool]) -> tuple[int, int]:
+    """Host ports for the ingress: 80/443 when free, else the first free alternates."""
+    http = next((p for p in HTTP_PORTS if is_free(p)), None)
+    https = next((p for p in HTTPS_PORTS if is_free(p)), None)
+    if http is None or https is None:
+        raise MboxedError(
+            "no free host port for the kind ingress: tried "
+            + ", ".join(str(p) for p in (*HTTP_PORTS, *HTTPS_PORTS)),
+            hint="stop what listens there (ss -ltnp shows it), or use provider.name=minikube",
+        )
+    return http, https
+
+
+def render_config(spec: ClusterSpec, http_port: int, https_port: int) -> str:
+    """The kind config (v1alpha4) for one control-plane node ready for ingress."""
+    config = {
+        "kind": "Cluster",
+        "apiVersion": "kind.x-k8s.io/v1alpha4",
+        "name": spec.name,
+        "nodes": [
+            {
+                "role": "control-plane",
+                "image": node_image(spec.kubernetes_version),
+                "kubeadmConfigPatches": [
+                    "kind: InitConfiguration\n"
+                    "nodeRegistration:\n"
+                    "  kubeletExtraArgs:\n"
+                    '    node-labels: "ingress-ready=true"\n'
+                ],
+                "extraPortMappings": [
+                    {"containerPort": 80, "hostPort": http_port, "protocol": "TCP"},
+                    {"containerPort": 443, "hostPort": https_port, "protocol": "TCP"},
+                ],
+            }
+        ],
+    }
+    header = "# Generated by mboxed: the kind cluster of one deployment.\n"
+    return header + yaml.safe_dump(config, sort_keys=False)
+
+
+def host_port_free(port: int) -> bool:
+    """False only when something already listens on the port. (EACCES just
+    means we may not bind a low port ourselves; dockerd, as root, can.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError as exc:
+            return exc.errno != errno.EADDRINUSE
+    return True
+
+
+def ingress_manifest_url(mirror: str | None) -> str:
+    base = mirror.rstrip("/") if mirror else INGRESS_NGINX_HOST
+    return base + INGRESS_NGINX_PATH
+
+
+# --- the provider ------------------------------------------------------------------
+
+
+class KindProvider:
+    name = "kind"
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        shell: Any,
+        *,
+        binary: str = "kind",
+        cache_dir: Any = None,
+        mirror: str | None = None,
+        config_dir: Any = None,
+        is_free: Callable[[int], bool] = host_port_free,
+    ) -> None:
+        self.spec = spec
+        self.shell = shell
+        self.binary = binary
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.config_dir = Path(config_dir) if config_dir else None
+        self.mirror = mirror
+        self.is_free = is_free
+        self.host_ports: tuple[int, int] | None = None
+
+    # -- reading --------------------------------------------------------------
+    def tool_missing(self) -> str | None:
+        if not self.shell.which(self.binary):
+            return "kind"
+        if not self.shell.which("docker"):
+            return "docker"
+        return None
+
+    def _nodes(self) -> list[NodeContainer]:
+        result = self.shell.run(
+            [
+                "docker",
+                "ps",
+                "-a",
+                "--filter",
+                f"label={CLUSTER_LABEL}={self.spec.name}",
+                "--format",
+                "{{.Names}}\t{{.State}}\t{{.Image}}",
+            ],
+            check=False,
+        )
+        return parse_node_containers(result.stdout) if result.ok else []
+
+    def status(self) -> ClusterStatus:
+        result = self.shell.run([self.binary, "get", "clusters"])
+        if self.spec.name not in parse_clusters(result.stdout):
+            return ClusterStatus.absent(f"no kind cluster {self.spec.name!r}")
+        nodes = self._nodes()
+        running = bool(nodes) and all(n.state == "running" for n in nodes)
+        versions = {image_version(n.image) for n in nodes} - {None}
+        settings = {"kubernetes_version": versions.pop()} if len(versions) == 1 else {}
+        state = "Running" if running else "Stopped"
+        detail = ", ".join(f"{n.name} {n.state}" for n in nodes) or "no node containers"
+        return ClusterStatus(True, running, state, settings, detail)
+
+    def wanted_settings(self) -> dict[str, Any]:
+        return {"kubernetes_version": self.spec.kubernetes_version}
+
+    def create_summary(self) -> str:
+        return (
+            f"create kind cluster {self.spec.name!r} from {node_image(self.spec.kubernetes_version)}"
+            " (host ports 80/443, or the next free ones)"
+        )
+
+    def kube_context(self) -> str:
+        return f"kind-{self.spec.name}"
+
+    def kubeconfig(self) -> str | None:
+        return kubeconfig_from_env(self.shell.env)
+
+    # -- changing --------------------------------------------------------------
+    def config_path(self) -> Path:
+        base = self.config_dir or (self.cache_dir or Path.cwd())
+        return Path(base) / f"kind-{self.spec.name}.yaml"
+
+    def ensure(self, progress: Progress) -> bool:
+        current = self.status()
+        if current.running:
+            return False
+        if current.exists:
+            self.start(progress)
+            return False
+        http, https = choose_host_ports(self.is_free)
+        self.host_ports = (http, https)
+        if (http, https) != (80, 443):
+            progress(f"host ports 80/443 are taken: mapping the ingress to {http}/{https}")
+        path = self.config_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_config(self.spec, http, https))
+        progress(self.create_summary())
+        self.shell.run(
+            [
+                self.binary,
+                "create",
+                "cluster",
+                "--name",
+                self.spec.name,
+                "--config",
+                str(path),
+                "--wait",
+                "5m",
+            ],
+            timeout=1800,
+        )
+        return True
+
+    def start(self, progress: Progress) -> None:
+        nodes = [n.name for n in self._nodes()]
+        if not nodes:
+            raise MboxedError(f"kind cluster {self.spec.name!r} has no node containers to start")
+        progress(f"starting kind node container(s) {', '.join(nodes)}")
+        self.shell.run(["docker", "start", *nodes], timeout=300)
+
+    def stop(self, progress: Progress) -> None:
+        nodes = [n.name for n in self._nodes()]
+        if nodes:
+            progress(f"stopping kind node container(s) {', '.join(nodes)}")
+            self.shell.run(["docker", "stop", *nodes], timeout=300)
+
+    def delete(self, progress: Progress) -> None:
+        progress(f"deleting kind cluster {self.spec.name!r}")
+        self.shell.run([self.binary, "delete", "cluster", "--name", self.spec.name], timeout=600)
+
+    # -- ingress -----------------------------------------------------------------
+    def ingress_summary(self) -> str:
+        return f"install ingress-nginx {INGRESS_NGINX_VERSION} (kind manifest) and wait for it"
+
+    def ingress_ready(self, client: Any) -> bool:
+        obj = kube.read_object(client, "Deployment", INGRESS_NAMESPACE, INGRESS_DEPLOYMENT)
+        return obj is not None and kube.workload_readiness(obj).ready
+
+    def ingress_manifest(self) -> list[dict[str, Any]]:
+        """The pinned ingress-nginx kind manifest, downloaded once into the cache."""
+        url = ingress_manifest_url(self.mirror)
+        cached = None
+        if self.cache_dir is not None:
+            key = hashlib.sha256(INGRESS_NGINX_PATH.encode()).hexdigest()[:16]
+            cached = self.cache_dir / "manifests" / f"ingress-nginx-{key}.yaml"
+        if cached is not None and cached.is_file():
+            text = cached.read_text()
+        else:
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    text = response.read().decode()
+            except OSError as exc:
+                raise TransientError(f"cannot download {url}: {exc}") from None
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_suffix(".tmp")
+                tmp.write_text(text)
+                tmp.replace(cached)
+        return [d for d in yaml.safe_load_all(text) if d]
+
+    def ensure_ingress(self, client: Any, progress: Progress) -> None:
+        progress(f"installing ingress-nginx {INGRESS_NGINX_VERSION}")
+        kube.apply_manifests(client, self.ingress_manifest())
+        kube.wait_workload_ready(
+            client,
+            "Deployment",
+            INGRESS_NAMESPACE,
+            INGRESS_DEPLOYMENT,
+            timeout=600,
+            progress=progress,
+        )
+
+    def ingress_address(self, client: Any) -> str:
+        if sys.platform != "linux":
+            # Docker Desktop: node IPs are not routable from the host; the
+            # port mapping on localhost is.
+            return "127.0.0.1"
+        return node_address(kube.list_nodes(client), prefer_label="ingress-ready")
+
+    def https_port(self) -> int:
+        if sys.platform != "linux" and self.host_ports is not None:
+            return self.host_ports[1]
+        return 443
+
+    def load_image(self, image: str) -> None:
+        self.shell.run(
+            [self.binary, "load", "docker-image", image, "--name", self.spec.name], timeout=1800
+        )
+
+
+def node_address(nodes: Iterable[dict[str, Any]], prefer_label: str | None = None) -> str:
+    """InternalIP of the node carrying `prefer_label` (else of the first node)."""
+    listed = list(nodes)
+    if prefer_label:
+        labelled = [n for n in listed if prefer_label in (n["metadata"].get("labels") or {})]
+        listed = labelled or listed
+    for node in listed:
+        for addr in node.get("status", {}).get("addresses") or []:
+            if addr.get("type") == "InternalIP":
+                return str(addr["address"])
+    raise MboxedError("no node of the cluster reports an InternalIP address")

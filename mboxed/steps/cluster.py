@@ -1,0 +1,434 @@
+"""Step `cluster`: a running cluster of the profile's size and Kubernetes
+version, its nodes and CoreDNS Ready, an ingress controller Ready, and a
+public hostname that resolves to the ingress from the host and from pods.
+
+Reconcile, don't clobber: a cluster that exists with other settings is
+reported as a diff and recreated only with --force or a yes at the prompt,
+and only when mboxed created it (journaled as `cluster_created` right after
+creation); `down` deletes only such a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mboxed import hostname as hn
+from mboxed import kube
+from mboxed.engine import Action, BaseStep, Context, JournalEntry, Plan
+from mboxed.errors import MboxedError
+from mboxed.journal import revert
+from mboxed.providers import (
+    ClusterProvider,
+    ClusterSpec,
+    ClusterStatus,
+    differences,
+    provider_for,
+)
+
+CREATED = "cluster_created"
+COREDNS_ENTRY = "coredns_entry"
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    provider: str
+    name: str
+    tool_missing: str | None = None
+    status: ClusterStatus | None = None
+    diff: list[str] = field(default_factory=list)
+    owned: bool = False
+    context: str | None = None
+    kubeconfig: str | None = None
+    nodes_ready: bool | None = None
+    nodes_detail: str = ""
+    ingress_ready: bool | None = None
+    ingress_address: str | None = None
+    https_port: int = 443
+    hostname: hn.HostnameChoice | None = None
+    hosts_ok: bool | None = None
+    coredns_ok: bool | None = None
+    root_problem: str | None = None
+
+
+def hosts_file(ctx: Context) -> Path:
+    """/etc/hosts; MBOXED_HOSTS_FILE (in the shell's environment) points tests
+    at a file of their own."""
+    return Path(ctx.shell.env.get("MBOXED_HOSTS_FILE") or hn.HOSTS_FILE)
+
+
+def make_provider(ctx: Context) -> ClusterProvider:
+    tools = {name: ctx.outputs(name) for name in ("minikube", "kind")}
+    provider = provider_for(
+        ctx.profile,
+        ctx.deployment,
+        ctx.shell,
+        tools=tools,
+        cache_dir=Path(ctx.paths.cache_root),
+        mirror=ctx.options.mirror,
+    )
+    if provider.name == "kind":
+        provider.config_dir = ctx.paths.deployment_dir(ctx.deployment)  # type: ignore[attr-defined]
+    return provider
+
+
+def owned_clusters(journal: Sequence[JournalEntry]) -> list[Mapping[str, Any]]:
+    return [e.data for e in journal if e.kind == CREATED]
+
+
+# --- plan: a pure function of the facts --------------------------------------------
+
+
+def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
+    actions: list[Action] = []
+    after_create = [
+        Action(provider.ingress_summary(), kind="ingress"),
+        Action(
+            "make the hostname resolve to the ingress (a nip.io name when online; "
+            "else /etc/hosts and CoreDNS)",
+            kind="hostname",
+        ),
+    ]
+    if facts.tool_missing:
+        note = f" (once {facts.tool_missing} is installed)"
+        create = Action(provider.create_summary() + note, kind="create")
+        return Plan([create, *after_create])
+    status = facts.status
+    assert status is not None
+    if not status.exists:
+        detail = {"root": facts.root_problem} if facts.root_problem else {}
+        return Plan(
+            [Action(provider.create_summary(), kind="create", detail=detail), *after_create]
+        )
+    if facts.diff:
+        who = "created by mboxed" if facts.owned else "NOT created by mboxed"
+        actions.append(
+            Action(
+                f"recreate {provider.name} cluster {facts.name!r} ({who}; differs: "
+                + "; ".join(facts.diff)
+                + ")",
+                kind="recreate",
+                detail={"diff": list(facts.diff), "owned": facts.owned},
+            )
+        )
+        return Plan([*actions, *after_create])
+    if not status.running:
+        actions.append(
+            Action(
+                f"start {provider.name} cluster {facts.name!r} ({status.state})",
+                kind="start",
+            )
+        )
+        return Plan([*actions, *after_create])
+    if not facts.nodes_ready:
+        actions.append(Action(f"wait for the nodes to be Ready ({facts.nodes_detail})", "wait"))
+    if not facts.ingress_ready:
+        actions.append(Action(provider.ingress_summary(), kind="ingress"))
+    choice = facts.hostname
+    if choice is not None and choice.hosts_entry and facts.ingress_address:
+        if not facts.hosts_ok:
+            actions.append(
+                Action(
+                    f"add '{facts.ingress_address} {choice.fqdn}' to the hosts file",
+                    kind="hosts",
+                )
+            )
+        if not facts.coredns_ok:
+            actions.append(
+                Action(
+                    f"add {choice.fqdn} → {facts.ingress_address} to the cluster's CoreDNS",
+                    kind="coredns",
+                )
+            )
+    if actions:
+        return Plan(actions)
+    where = f"https://{choice.fqdn}" if choice else "?"
+    if facts.https_port != 443:
+        where += f":{facts.https_port}"
+    version = status.settings.get("kubernetes_version", "")
+    return Plan.nothing(
+        f"{provider.name} cluster {facts.name!r} running"
+        + (f" (Kubernetes {version})" if version else "")
+        + f", ingress ready, {where}"
+    )
+
+
+# --- the step -----------------------------------------------------------------------
+
+
+class ClusterStep(BaseStep):
+    name = "cluster"
+    description = "a running cluster with an ingress and a resolvable hostname"
+
+    def inputs(self, ctx: Context) -> Mapping[str, Any]:
+        return {"provider": ctx.profile.section_hash("provider"), "hostname": ctx.profile.hostname}
+
+    # -- facts -------------------------------------------------------------------
+    def facts(self, ctx: Context) -> ClusterFacts:
+        provider = make_provider(ctx)
+        spec: ClusterSpec = provider.spec
+        owned = any(d.get("name") == spec.name for d in owned_clusters(ctx.journal("cluster")))
+        missing = provider.tool_missing()
+        if missing:
+            return ClusterFacts(spec.provider, spec.name, tool_missing=missing, owned=owned)
+        status = provider.status()
+        root_problem = getattr(provider, "root_problem", lambda: None)()
+        if not status.exists:
+            return ClusterFacts(
+                spec.provider, spec.name, status=status, owned=owned, root_problem=root_problem
+            )
+        diff = differences(provider.wanted_settings(), status.settings)
+        base = ClusterFacts(spec.provider, spec.name, status=status, diff=diff, owned=owned)
+        if diff or not status.running:
+            return base
+        context, kubeconfig = provider.kube_context(), provider.kubeconfig()
+        client = kube.api_client(context, kubeconfig)
+        if spec.provider == "existing":
+            self._check_existing(ctx, client, context)
+        nodes = [kube.node_readiness(n) for n in kube.list_nodes(client)]
+        nodes_ready = bool(nodes) and all(n.ready for n in nodes)
+        nodes_detail = "; ".join(str(n) for n in nodes) or "no nodes registered"
+        ingress_ready = provider.ingress_ready(client)
+        address = provider.ingress_address(client) if ingress_ready else None
+        choice = hosts_ok = coredns_ok = None
+        if address:
+            choice = self._choose_hostname(ctx, address)
+            if choice.hosts_entry:
+                path = hosts_file(ctx)
+                text = path.read_text() if path.exists() else ""
+                hosts_ok = hn.hosts_has(text, address, choice.fqdn)
+                corefile = hn.read_corefile(client)
+                coredns_ok = corefile is not None and hn.corefile_has(
+                    corefile, address, choice.fqdn
+                )
+        return ClusterFacts(
+            spec.provider,
+            spec.name,
+            status=status,
+            diff=diff,
+            owned=owned,
+            context=context,
+            kubeconfig=kubeconfig,
+            nodes_ready=nodes_ready,
+            nodes_detail=nodes_detail,
+            ingress_ready=ingress_ready,
+            ingress_address=address,
+            https_port=provider.https_port(),
+            hostname=choice,
+            hosts_ok=hosts_ok,
+            coredns_ok=coredns_ok,
+        )
+
+    def _check_existing(self, ctx: Context, client: Any, context: str) -> None:
+        from mboxed.providers.existing import required_permissions
+
+        namespace = ctx.profile.sciencebox.namespace
+        denied = kube.missing_permissions(client, required_permissions(namespace))
+        if denied:
+            raise MboxedError(
+                f"context {context!r} lacks permissions the ScienceBox install needs: "
+                + "; ".join(denied),
+                hint="ask the cluster's admin for them, or use a context with more rights",
+            )
+
+    def _choose_hostname(self, ctx: Context, address: str) -> hn.HostnameChoice:
+        wanted = ctx.profile.hostname
+        previous = ctx.outputs("cluster")
+        # Keep an earlier choice while the address is the same: the hostname is
+        # baked into certificates and Helm values, it must not flip between runs.
+        if (
+            wanted == "auto"
+            and previous.get("ingress_address") == address
+            and previous.get("hostname_mode") in ("wildcard", "local")
+        ):
+            return hn.HostnameChoice(
+                str(previous["hostname"]),
+                str(previous["hostname_mode"]),
+                previous["hostname_mode"] == "local",
+            )
+        return hn.choose(wanted, address, ctx.deployment, is_offline=hn.offline(ctx.shell.env))
+
+    # -- plan / apply ------------------------------------------------------------
+    def plan(self, ctx: Context, facts: ClusterFacts) -> Plan:
+        return plan_cluster(facts, make_provider(ctx))
+
+    def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any] | None:
+        provider = make_provider(ctx)
+        spec = provider.spec
+        kinds = {a.kind for a in plan.actions}
+        if "recreate" in kinds:
+            self._recreate(ctx, provider, next(a for a in plan.actions if a.kind == "recreate"))
+        problem = getattr(provider, "root_problem", lambda: None)()
+        if problem and provider.name == "minikube":
+            ctx.progress(problem)
+            agreed = ctx.options.force or ctx.confirm(
+                f"{problem}. Pass --force to minikube (the docker daemon then runs the "
+                "cluster as root)?"
+            )
+            provider.allow_root = agreed  # type: ignore[attr-defined]
+        created = provider.ensure(ctx.progress)
+        known = {d.get("name") for d in owned_clusters(ctx.journal("cluster"))}
+        if created and spec.name not in known:
+            # Journaled at once: from now on `down` may delete this cluster.
+            ctx.record(
+                CREATED, provider=spec.provider, name=spec.name, context=provider.kube_context()
+            )
+        outputs: dict[str, Any] = {}
+        host_ports = getattr(provider, "host_ports", None)
+        if host_ports:
+            outputs["host_http_port"], outputs["host_https_port"] = host_ports
+        context, kubeconfig = provider.kube_context(), provider.kubeconfig()
+        client = kube.api_client(context, kubeconfig)
+        kube.wait_nodes_ready(client, timeout=600, progress=ctx.progress)
+        if spec.provider != "existing":
+            kube.wait_workload_ready(
+                client, "Deployment", "kube-system", "coredns", timeout=300, progress=ctx.progress
+            )
+        if not provider.ingress_ready(client):
+            provider.ensure_ingress(client, ctx.progress)
+        address = provider.ingress_address(client)
+        choice = self._choose_hostname(ctx, address)
+        if choice.hosts_entry:
+            self._add_hosts_line(ctx, address, choice.fqdn)
+            self._add_coredns_entry(ctx, client, address, choice.fqdn, context, kubeconfig)
+        outputs.update(self._outputs(ctx, provider, address, choice))
+        return outputs
+
+    def _recreate(self, ctx: Context, provider: ClusterProvider, action: Action) -> None:
+        diff = "; ".join(action.detail.get("diff", []))
+        name = provider.spec.name
+        if not action.detail.get("owned"):
+            raise MboxedError(
+                f"{provider.name} cluster {name!r} exists with other settings ({diff}), "
+                "and mboxed did not create it, so it will not delete it",
+                hint=f"delete it yourself ({provider.name} delete ...), use another --name, "
+                "or change the profile to match it",
+            )
+        if not (
+            ctx.options.force
+            or ctx.confirm(f"Recreate cluster {name!r} ({diff})? Its data is lost.")
+        ):
+            raise MboxedError(
+                f"{provider.name} cluster {name!r} differs from the profile: {diff}",
+                hint="run again with --force to recreate it (its data is lost), "
+                "or change the profile back",
+            )
+        provider.delete(ctx.progress)
+
+    def _add_hosts_line(self, ctx: Context, ip: str, fqdn: str) -> None:
+        path = hosts_file(ctx)
+        text = path.read_text() if path.exists() else ""
+        if hn.hosts_has(text, ip, fqdn):
+            return
+        conflicts = hn.hosts_conflicts(text, ip, fqdn)
+        if conflicts:
+            raise MboxedError(
+                f"{path} already maps {fqdn} elsewhere: {'; '.join(conflicts)}",
+                hint="remove that line, or set `hostname:` in the profile to another name",
+            )
+        line = hn.hosts_line(ip, fqdn)
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        needs_root = not _writable(path)
+        if needs_root:
+            ctx.shell.run(["tee", "-a", str(path)], input=prefix + line + "\n", root=True)
+        else:
+            with path.open("a") as fh:
+                fh.write(prefix + line + "\n")
+        ctx.record("line_added", path=str(path), line=line, root=needs_root)
+
+    def _add_coredns_entry(
+        self, ctx: Context, client: Any, ip: str, fqdn: str, context: str, kubeconfig: str | None
+    ) -> None:
+        corefile = hn.read_corefile(client)
+        if corefile is None:
+            raise MboxedError(
+                f"the cluster of context {context!r} has no kube-system/coredns ConfigMap",
+                hint=f"make {fqdn} resolve to {ip} in the cluster's DNS yourself, "
+                "or set `hostname:` to a name your DNS serves",
+            )
+        if hn.corefile_has(corefile, ip, fqdn):
+            return
+        hn.write_corefile(client, hn.corefile_add(corefile, ip, fqdn))
+        ctx.record(COREDNS_ENTRY, ip=ip, fqdn=fqdn, context=context, kubeconfig=kubeconfig)
+
+    def _outputs(
+        self, ctx: Context, provider: ClusterProvider, address: str, choice: hn.HostnameChoice
+    ) -> dict[str, Any]:
+        owned = any(
+            d.get("name") == provider.spec.name for d in owned_clusters(ctx.journal("cluster"))
+        )
+        return {
+            "provider": provider.name,
+            "cluster_name": provider.spec.name,
+            "context": provider.kube_context(),
+            "kubeconfig": provider.kubeconfig(),
+            "hostname": choice.fqdn,
+            "hostname_mode": choice.mode,
+            "ingress_address": address,
+            "https_port": provider.https_port(),
+            "created_by_mboxed": owned,
+        }
+
+    def outputs(self, ctx: Context, facts: ClusterFacts) -> Mapping[str, Any]:
+        if facts.hostname is None or facts.ingress_address is None:
+            return {}
+        return self._outputs(ctx, make_provider(ctx), facts.ingress_address, facts.hostname)
+
+    # -- undo ------------------------------------------------------------------------
+    def undo(self, ctx: Context, journal: Sequence[JournalEntry]) -> None:
+        deleting = {d.get("name") for d in owned_clusters(journal)}
+        for entry in reversed(journal):
+            if entry.kind == CREATED:
+                spec = ClusterSpec(
+                    provider=str(entry.data["provider"]), name=str(entry.data["name"])
+                )
+                provider = _provider_from_spec(ctx, spec)
+                provider.delete(ctx.progress)
+            elif entry.kind == COREDNS_ENTRY:
+                if deleting:
+                    continue  # the cluster goes, and its DNS with it
+                _remove_coredns_entry(ctx, entry.data)
+            else:
+                revert(ctx, entry)
+
+
+def _provider_from_spec(ctx: Context, spec: ClusterSpec) -> ClusterProvider:
+    """The provider of a journaled cluster (the profile may have changed since)."""
+    tools = {name: ctx.outputs(name) for name in ("minikube", "kind")}
+    if spec.provider == "minikube":
+        from mboxed.providers.minikube import MinikubeProvider
+
+        return MinikubeProvider(
+            spec, ctx.shell, binary=str(tools["minikube"].get("path") or "minikube")
+        )
+    if spec.provider == "kind":
+        from mboxed.providers.kind import KindProvider
+
+        return KindProvider(spec, ctx.shell, binary=str(tools["kind"].get("path") or "kind"))
+    raise MboxedError(
+        f"journal names a cluster of provider {spec.provider!r}; mboxed never creates those"
+    )
+
+
+def _remove_coredns_entry(ctx: Context, data: Mapping[str, Any]) -> None:
+    try:
+        client = kube.api_client(data.get("context"), data.get("kubeconfig"))
+        corefile = hn.read_corefile(client)
+    except Exception as exc:  # the cluster is gone or unreachable: nothing left to revert there
+        ctx.progress(f"CoreDNS entry for {data.get('fqdn')} not removed: {exc}")
+        return
+    if corefile is not None and hn.corefile_has(corefile, str(data["ip"]), str(data["fqdn"])):
+        hn.write_corefile(client, hn.corefile_remove(corefile, str(data["ip"]), str(data["fqdn"])))
+
+
+def _writable(path: Path) -> bool:
+    import os
+
+    target = path if path.exists() else path.parent
+    return os.access(target, os.W_OK)
+
+
+def make() -> ClusterStep:
+    return ClusterStep()
