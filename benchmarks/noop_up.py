@@ -16,10 +16,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import median_seconds  # noqa: E402
-
+from benchmarks.timing import median_seconds  # noqa: E402
 from mboxed.engine import Pipeline  # noqa: E402
 from tests.toy import main as toy_main  # noqa: E402
 from tests.toy import make_context, toy_steps  # noqa: E402

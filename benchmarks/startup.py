@@ -9,9 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-from timing import median_seconds
+
+from benchmarks.timing import median_seconds  # noqa: E402
 
 
 def main() -> None:
@@ -21,9 +23,8 @@ def main() -> None:
     help_ = median_seconds([python, "-m", "mboxed", "--help"])
     print(f"python -c pass          {bare * 1000:7.1f} ms")
     print(f"python -c 'import click' {click_only * 1000:6.1f} ms")
-    print(
-        f"mboxed --help           {help_ * 1000:7.1f} ms  (+{(help_ - click_only) * 1000:.1f} ms over click)"
-    )
+    extra = (help_ - click_only) * 1000
+    print(f"mboxed --help           {help_ * 1000:7.1f} ms  (+{extra:.1f} ms over click)")
 
 
 if __name__ == "__main__":
