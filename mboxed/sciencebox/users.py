@@ -308,13 +308,6 @@ def check_unique(wanted: Wanted) -> None:
                 f"users.roster row {entry.row}: {entry.name!r} is also a generated user name",
                 hint="change users.generate.prefix or rename the roster row",
             )
-    if wanted.classic:
-        clash = generated & CLASSIC_NAMES
-        if clash:
-            raise MboxedError(
-                f"users.generate.prefix {wanted.prefix!r} makes {sorted(clash)[0]!r}, "
-                "a classic demo user name"
-            )
 
 
 def build_users(

@@ -1,0 +1,322 @@
+"""Users: the classic preset, generated users, rosters, LDIF and the EOS list.
+
+The LDIF is proven against a real slapd on 127.0.0.1 (tests/services/slapd.py):
+every user binds with its password, a wrong password fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import string
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mboxed.errors import MboxedError
+from mboxed.sciencebox import users as sb
+from tests.services import slapd as slapd_service
+
+
+def wanted(
+    classic: bool = True,
+    count: int = 0,
+    prefix: str = "student",
+    roster: tuple[sb.RosterEntry, ...] = (),
+    length: int = 12,
+) -> sb.Wanted:
+    return sb.Wanted(classic, roster, count, prefix, length)
+
+
+def parse_ldif(text: str) -> list[dict[str, list[str]]]:
+    """A minimal LDIF reader (no folding is ever emitted): entries as
+    attribute -> values, base64 values decoded."""
+    entries = []
+    for block in text.strip().split("\n\n"):
+        entry: dict[str, list[str]] = {}
+        for line in block.splitlines():
+            if line.startswith("#"):
+                continue
+            if ":: " in line:
+                key, value = line.split(":: ", 1)
+                entry.setdefault(key, []).append(base64.b64decode(value).decode("utf-8"))
+            else:
+                key, value = line.split(": ", 1)
+                entry.setdefault(key, []).append(value)
+        entries.append(entry)
+    return entries
+
+
+# --- classic preset -----------------------------------------------------------------
+
+
+def test_classic_preset_has_the_documented_users_uids_and_passwords() -> None:
+    users, groups = sb.build_users(wanted())
+    table = {u.name: (u.password, u.uid, u.gid) for u in users}
+    # SCIENCEBOX.md and the chart's 10_users.ldif (sciencebox/charts 0.0.8)
+    assert table == {
+        "einstein": ("relativity", 20000, 30000),
+        "marie": ("radioactivity", 20001, 30000),
+        "richard": ("superfluidity", 20002, 30000),
+        "moss": ("vista", 20003, 30000),
+        "admin": ("admin", 20004, 30000),
+        "reva": ("reva", 10001, 15000),
+    }
+    by_name = {g.name: g for g in groups}
+    assert by_name["users"].gid == 30000
+    assert sorted(by_name["users"].members) == ["admin", "einstein", "marie", "moss", "richard"]
+    assert by_name["physics-lovers"].members == ["einstein", "marie", "richard"]
+    assert {g.gid for g in groups} == set(range(30000, 30008))
+
+
+def test_the_chart_hashes_verify_with_our_ssha_checker() -> None:
+    # userPassword values of the chart's own LDIF (facts: what slappasswd made)
+    chart = {
+        "relativity": "e1NTSEF9TXJEcXpFNGdKbXZxbVRVTGhvWEZ1VzJBbkV3NWFLK3J3WTIvbHc9PQ==",
+        "vista": "e1NTSEF9N0hEdTRoMkFDVExFWWt4U0RtSDZVQjhmUlpKRExDZDc=",
+    }
+    for password, encoded in chart.items():
+        hashed = base64.b64decode(encoded).decode()
+        assert sb.check_ssha(password, hashed)
+        assert not sb.check_ssha(password + "!", hashed)
+
+
+def test_ssha_format_is_sha1_digest_plus_salt() -> None:
+    hashed = sb.ssha("secret", salt=b"12345678")
+    assert hashed.startswith("{SSHA}")
+    raw = base64.b64decode(hashed[6:])
+    assert len(raw) == 28 and raw[20:] == b"12345678"
+    assert sb.check_ssha("secret", hashed)
+    assert sb.ssha("secret") != sb.ssha("secret")  # fresh salt each time
+
+
+# --- generated users -----------------------------------------------------------------
+
+
+def test_generated_users_are_numbered_with_strong_unique_passwords() -> None:
+    users, _ = sb.build_users(wanted(classic=False, count=40, prefix="student", length=14))
+    assert [u.name for u in users][:2] == ["student01", "student02"]
+    assert users[-1].name == "student40"
+    passwords = [u.password for u in users]
+    assert len(set(passwords)) == 40
+    assert all(len(p) == 14 and set(p) <= set(sb.CARD_ALPHABET) for p in passwords)
+    assert len({u.uid for u in users}) == 40
+    assert all(u.uid >= sb.FIRST_EXTRA_UID and u.gid == sb.USERS_GID for u in users)
+
+
+def test_stored_users_keep_uid_password_and_uuid_when_the_class_grows() -> None:
+    first, _ = sb.build_users(wanted(count=3))
+    stored = [u.to_dict() for u in first]
+    second, _ = sb.build_users(wanted(count=5), stored)
+    before = {u.name: u for u in first}
+    for user in second:
+        if user.name in before:
+            old = before[user.name]
+            assert (user.uid, user.password, user.uuid, user.password_hash) == (
+                old.uid,
+                old.password,
+                old.uuid,
+                old.password_hash,
+            )
+    assert len({u.uid for u in second}) == len(second)
+
+
+def test_uids_of_removed_users_are_not_reused() -> None:
+    first, _ = sb.build_users(wanted(classic=False, count=3))
+    shrunk, _ = sb.build_users(wanted(classic=False, count=1), [u.to_dict() for u in first])
+    regrown, _ = sb.build_users(
+        wanted(classic=False, count=0, roster=(sb.RosterEntry("newbie", "", "", "", 1),)),
+        [u.to_dict() for u in first],
+    )
+    assert shrunk[0].uid == first[0].uid
+    assert regrown[0].uid not in {u.uid for u in first}
+
+
+def test_generated_names_never_collide_with_classic_ones() -> None:
+    # generated names end in digits, classic names have none
+    users, _ = sb.build_users(wanted(count=12, prefix="admin"))
+    assert len({u.name for u in users}) == len(users) == 18
+    assert users[6].name == "admin01"
+
+
+# --- roster ---------------------------------------------------------------------------
+
+
+def test_roster_with_header_and_columns(tmp_path: Path) -> None:
+    roster = tmp_path / "class.csv"
+    roster.write_text(
+        "Username,Full Name,Email\nalice,Alice Liddell,alice@uni.example\n\n# a comment\nbob,Bob,\n"
+    )
+    entries = sb.read_roster(roster)
+    assert [(e.name, e.display_name, e.email, e.row) for e in entries] == [
+        ("alice", "Alice Liddell", "alice@uni.example", 2),
+        ("bob", "Bob", "", 5),
+    ]
+
+
+def test_roster_without_header_is_one_name_per_row() -> None:
+    entries = sb.parse_roster("carol\ndave,Dave D\n")
+    assert [e.name for e in entries] == ["carol", "dave"]
+    assert entries[1].display_name == "Dave D"
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "bad"),
+    [
+        ("username\nalice\nBob\n", 3, "'Bob'"),
+        ("alice\n1st\n", 2, "'1st'"),
+        ("alice\nal ice\n", 2, "'al ice'"),
+        ("x" * 33 + "\n", 1, "x" * 33),
+        ("alice\nmarie\n", 2, "classic demo"),
+        ("alice\nalice\n", 2, "twice"),
+        ("alice\nroot\n", 2, "reserved"),
+        ("alice,Alice,not-an-email\n", 1, "e-mail"),
+        ("username,password\nalice,short\n", 2, "shorter than 8"),
+    ],
+)
+def test_invalid_roster_rows_are_refused_naming_the_row(text: str, row: int, bad: str) -> None:
+    with pytest.raises(MboxedError) as error:
+        sb.parse_roster(text, "class.csv")
+    assert f"class.csv:{row}:" in error.value.message
+    assert bad in error.value.message
+
+
+def test_missing_roster_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(MboxedError, match=r"users.roster: .*does not exist"):
+        sb.read_roster(tmp_path / "nope.csv")
+
+
+def test_roster_password_column_is_used_and_others_generated() -> None:
+    entries = tuple(sb.parse_roster("username,password\nalice,correct-horse\nbob,\n"))
+    users, _ = sb.build_users(wanted(classic=False, roster=entries, length=10))
+    assert users[0].password == "correct-horse"
+    assert len(users[1].password) == 10
+
+
+# --- LDIF and EOS list ------------------------------------------------------------------
+
+
+def test_ldif_entries_match_the_chart_layout_and_the_eos_list() -> None:
+    users, groups = sb.build_users(wanted(count=3))
+    files = sb.render_ldif(users, groups)
+    assert set(files) == {"10_users.ldif", "20_groups.ldif"}
+    entries = parse_ldif(files["10_users.ldif"])
+    assert entries[0]["dn"] == ["ou=users,dc=owncloud,dc=com"]
+    eos = sb.eos_user_list(users)
+    for entry in entries[1:]:
+        name = entry["uid"][0]
+        assert entry["dn"] == [f"uid={name},ou=users,dc=owncloud,dc=com"]
+        assert entry["objectClass"] == [
+            "inetOrgPerson", "organizationalPerson", "ownCloud", "person", "posixAccount", "top",
+        ]  # fmt: skip
+        assert entry["homeDirectory"] == [f"/home/{name}"]
+        uuid.UUID(entry["ownCloudUUID"][0])
+        assert entry["userPassword"][0].startswith("{SSHA}")
+        assert eos[name] == {"uid": int(entry["uidNumber"][0]), "gid": int(entry["gidNumber"][0])}
+    assert len(entries) - 1 == len(eos) == len(users)
+    group_entries = parse_ldif(files["20_groups.ldif"])
+    users_group = next(g for g in group_entries if g.get("cn") == ["users"])
+    assert users_group["gidNumber"] == ["30000"]
+    assert sorted(users_group["uniqueMember"]) == sorted(
+        u.dn for u in users if u.gid == sb.USERS_GID
+    )
+
+
+def test_non_ascii_values_are_base64_in_the_ldif() -> None:
+    users, groups = sb.build_users(wanted())
+    text = sb.render_ldif(users, groups)["10_users.ldif"]
+    assert "Skłodowska" not in text
+    marie = next(e for e in parse_ldif(text) if e.get("uid") == ["marie"])
+    assert marie["displayName"] == ["Marie Skłodowska Curie"]
+
+
+names = st.text(alphabet=string.ascii_lowercase + string.digits + "-_", min_size=0, max_size=20)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    count=st.integers(min_value=0, max_value=150),
+    classic=st.booleans(),
+    prefix=st.from_regex(r"[a-z][a-z0-9_-]{0,8}", fullmatch=True),
+    roster=st.lists(st.from_regex(r"[a-z][a-z0-9_-]{0,12}", fullmatch=True), max_size=12),
+)
+def test_any_user_set_is_consistent_between_ldif_and_eos(
+    count: int, classic: bool, prefix: str, roster: list[str]
+) -> None:
+    generated = set(sb.generated_names(prefix, count))
+    unique_roster = [
+        n for n in dict.fromkeys(roster)
+        if n not in generated and n not in sb.CLASSIC_NAMES and n not in sb.RESERVED_NAMES
+    ]  # fmt: skip
+    entries = tuple(sb.RosterEntry(n, "", "", "", i) for i, n in enumerate(unique_roster, 1))
+    want = wanted(classic=classic, count=count, prefix=prefix, roster=entries, length=8)
+    sb.check_unique(want)
+    users, groups = sb.build_users(want)
+    assert [u.name for u in users] == want.names()
+    assert len({u.uid for u in users}) == len(users)
+    assert all(sb.USER_NAME.match(u.name) for u in users)
+    files = sb.render_ldif(users, groups)
+    ldif_users = parse_ldif(files["10_users.ldif"])[1:]
+    eos = sb.eos_user_list(users)
+    assert {e["uid"][0]: {"uid": int(e["uidNumber"][0]), "gid": int(e["gidNumber"][0])}
+            for e in ldif_users} == eos  # fmt: skip
+    for group in parse_ldif(files["20_groups.ldif"])[1:]:
+        assert group["uniqueMember"], "an LDAP groupOfUniqueNames needs a member"
+        for dn in group["uniqueMember"]:
+            assert re.fullmatch(r"uid=[a-z][a-z0-9_-]*,ou=users,dc=owncloud,dc=com", dn)
+
+
+# --- the real LDAP server ------------------------------------------------------------------
+
+
+@pytest.fixture
+def slapd(tmp_path: Path) -> Iterator[slapd_service.Slapd]:
+    reason = slapd_service.available()
+    if reason:
+        pytest.skip(reason)
+    admin_password = "admin-" + uuid.uuid4().hex[:12]
+    with slapd_service.running_slapd(tmp_path, admin_password, sb.ssha(admin_password)) as srv:
+        yield srv
+
+
+def test_every_generated_user_binds_to_a_real_slapd_and_wrong_passwords_fail(
+    slapd: slapd_service.Slapd,
+) -> None:
+    roster = tuple(sb.parse_roster("username,display name\nzoe,Zoë Ünicode\n"))
+    users, groups = sb.build_users(wanted(count=25, roster=roster))
+    for name, text in sb.render_ldif(users, groups).items():
+        added = slapd.ldapadd(text)
+        assert added.returncode == 0, f"{name}: {added.stderr}"
+    for user in users:
+        ok = slapd.whoami(user.dn, user.password)
+        assert ok.returncode == 0, f"{user.name}: {ok.stderr}"
+        assert ok.stdout.strip() == f"dn:{user.dn}"
+    for user in users[:: max(1, len(users) // 6)]:
+        wrong = slapd.whoami(user.dn, user.password + "x")
+        assert wrong.returncode == 49, wrong.stderr  # LDAP_INVALID_CREDENTIALS
+        assert "Invalid credentials" in wrong.stderr
+    # membership as the LDAP server sees it agrees with the EOS list's gids
+    found = slapd.search("ou=groups,dc=owncloud,dc=com", "(cn=users)", "gidNumber", "memberUid")
+    assert "gidNumber: 30000" in found
+    for user in users:
+        if user.gid == sb.USERS_GID:
+            assert f"memberUid: {user.name}\n" in found
+
+
+def test_ldif_with_a_bad_object_would_be_rejected_by_slapd(slapd: slapd_service.Slapd) -> None:
+    # The server really checks the schema: a group without a member is refused,
+    # which is why build_users leaves empty groups out.
+    bad = (
+        "dn: ou=groups,dc=owncloud,dc=com\nobjectClass: organizationalUnit\nou: groups\n\n"
+        "dn: cn=empty,ou=groups,dc=owncloud,dc=com\nobjectClass: groupOfUniqueNames\n"
+        "objectClass: posixGroup\nobjectClass: top\ncn: empty\ngidNumber: 31000\n"
+    )
+    result = slapd.ldapadd(bad)
+    assert result.returncode != 0
+    assert "uniqueMember" in result.stderr
+    _users, groups = sb.build_users(wanted(classic=False, count=0))
+    assert groups == []
