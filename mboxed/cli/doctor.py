@@ -1,11 +1,55 @@
+"""`mboxed doctor`: check this host against a profile's needs (preflight only).
+
+Exit 0 when nothing failed (warnings allowed), 1 when a check failed.
+`--json` prints the list of checks for a machine (an instructor collecting
+the state of 30 laptops before a workshop).
+"""
+
 from __future__ import annotations
+
+import json
+import sys
 
 import click
 
-from mboxed.errors import MboxedError
+from mboxed.app import App
+from mboxed.cli.options import deployment_options
+
+MARK = {"ok": "✓", "warn": "!", "fail": "✗"}
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def doctor() -> None:
-    """Not in this build of mboxed yet."""
-    raise MboxedError("`mboxed doctor` is not in this build of mboxed yet")
+@click.command()
+@deployment_options(profile=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as a JSON list.")
+@click.option(
+    "--mirror",
+    metavar="URL",
+    help="Check this mirror instead of the upstream download hosts. Also MBOXED_MIRROR.",
+)
+def doctor(app: App, as_json: bool) -> None:
+    """Check this host against a profile's needs; change nothing."""
+    from mboxed.downloads import check_mirror
+    from mboxed.steps.preflight import evaluate, gather
+
+    mirror = app.options.mirror  # --mirror, else MBOXED_MIRROR (options.py)
+    if mirror:
+        mirror = check_mirror(mirror)
+    profile = app.loaded_profile
+    snap = gather(app.shell, mirror)
+    checks = evaluate(snap, profile.profile, mirror)
+    failed = any(c.status == "fail" for c in checks)
+    if as_json:
+        click.echo(json.dumps([c.to_dict() for c in checks], indent=2))
+    else:
+        click.echo(f"mboxed doctor: profile {profile.name}, {snap.host.platform}")
+        width = max(len(c.id) for c in checks)
+        for check in checks:
+            click.echo(
+                f"  {MARK[check.status]} {check.id:<{width}}  {check.value}  (need {check.need})"
+            )
+            if check.status != "ok" and check.fix:
+                click.echo(f"    {'':<{width}}  fix: {check.fix}")
+        counts = {s: sum(c.status == s for c in checks) for s in MARK}
+        click.echo(f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failed")
+    if failed:
+        sys.exit(1)

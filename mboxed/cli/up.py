@@ -15,12 +15,12 @@ from mboxed.cli.run import run_up
 @click.option("--only", multiple=True, metavar="STEP", help="Run only this step (repeatable).")
 @click.option("--from", "from_", metavar="STEP", help="Start at this step.")
 @click.option("--trust", is_flag=True, help="Also add the local CA to this host's trust store.")
-def up(app: App, dry_run: bool, only: tuple[str, ...], from_: str | None, trust: bool) -> None:
+def up(app: App, dry_run: bool, only: tuple[str, ...], from_: str | None) -> None:
     """Bring ScienceBox up: every step, skipping what is already so.
 
     A failed or interrupted run resumes where it stopped: run it again.
     """
-    app.options.trust = trust
+    # --trust reaches app.options.trust through deployment_options.
     _results = run_up(app, dry_run=dry_run, only=only, from_=from_)
     _, missing = app.pipeline()
     if missing and not only and not dry_run:

@@ -1,0 +1,542 @@
+"""Pinned tool releases, verified downloads, a cache keyed by sha256, mirrors.
+
+Every file mboxed installs is checked against a sha256 before it is used:
+the sum pinned in PINNED where its published value was found, otherwise the
+checksum file the upstream publishes beside the release, fetched over HTTPS.
+Nothing is installed unverified.
+
+Downloads land in `<cache>/downloads/<sha256>`; an interrupted transfer is
+kept as `<sha256>.part` and resumed with an HTTP Range request. Transient
+failures (timeouts, dropped connections, 5xx) are retried with backoff, a few
+times; permanent ones (the host does not resolve, 404, checksum mismatch)
+fail at once with one line saying what and what to do.
+
+`--mirror URL` / MBOXED_MIRROR replaces the upstream host of every URL with
+one base URL, same paths: https://get.helm.sh/helm-v3.18.4-linux-amd64.tar.gz
+becomes URL/helm-v3.18.4-linux-amd64.tar.gz.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import socket
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from mboxed.errors import MboxedError
+
+log = logging.getLogger("mboxed.downloads")
+
+PLATFORMS = ("linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+MAX_RESUMES = 200
+MIRROR_HINT = "use a mirror that has the file: --mirror URL or MBOXED_MIRROR=URL (same paths)"
+
+
+@dataclass(frozen=True)
+class Release:
+    """One pinned release of a tool. URL templates take {version}, {os}, {arch}."""
+
+    tool: str
+    version: str
+    url: str
+    checksum_url: str
+    sha256: Mapping[str, str] = field(default_factory=dict)
+    member: str | None = None  # path of the binary inside a .tar.gz
+
+    def _fill(self, template: str, platform: str) -> str:
+        os_name, _, arch = platform.partition("/")
+        return template.format(version=self.version, os=os_name, arch=arch)
+
+    def file_url(self, platform: str) -> str:
+        self.check_platform(platform)
+        return self._fill(self.url, platform)
+
+    def sum_url(self, platform: str) -> str:
+        self.check_platform(platform)
+        return self._fill(self.checksum_url, platform)
+
+    def archive_member(self, platform: str) -> str | None:
+        return self._fill(self.member, platform) if self.member else None
+
+    def pinned(self, platform: str) -> str | None:
+        return self.sha256.get(platform)
+
+    def check_platform(self, platform: str) -> None:
+        if platform not in PLATFORMS:
+            raise MboxedError(
+                f"{self.tool} {self.version} is not published for {platform}",
+                hint="mboxed supports " + ", ".join(PLATFORMS),
+            )
+
+
+# The pinned versions. kubectl: a v1.31 client for the profile's default
+# v1.31 cluster (kubectl works within one minor version of the API server).
+# helm: >= 3.8 for OCI charts. minikube v1.34.0: its default Kubernetes is
+# v1.31.0. kind v0.24.0: ships the kindest/node:v1.31.0 image.
+PINNED: dict[str, Release] = {
+    "kubectl": Release(
+        tool="kubectl",
+        version="v1.31.13",
+        url="https://dl.k8s.io/release/{version}/bin/{os}/{arch}/kubectl",
+        checksum_url="https://dl.k8s.io/release/{version}/bin/{os}/{arch}/kubectl.sha256",
+        # linux sums: kubernetes-sigs/kubespray
+        # roles/kubespray_defaults/vars/main/checksums.yml (kubectl_checksums, 1.31.13)
+        # at a36912e2c457828ebdee9033c701b8eab9f7651b; the linux/amd64 one also
+        # appears in edgelesssys/constellation's versions.go for the same URL.
+        # darwin: no published value found here, so the .sha256 file is fetched.
+        sha256={
+            "linux/amd64": "ce427a4df97b044bf6beaf38be6b3aaafb1b5c782c406958b3c71ebb25a48fe3",
+            "linux/arm64": "cfe055bd02650cd5c2687599069630cf4a602f1c99be63986a25b775752620db",
+        },
+    ),
+    "helm": Release(
+        tool="helm",
+        version="v3.18.4",
+        url="https://get.helm.sh/helm-{version}-{os}-{arch}.tar.gz",
+        checksum_url="https://get.helm.sh/helm-{version}-{os}-{arch}.tar.gz.sha256sum",
+        member="{os}-{arch}/helm",
+        # From the v3.18.4 release notes, https://github.com/helm/helm/releases/tag/v3.18.4
+        # (which list each .sha256sum value); linux ones also in kubespray's
+        # helm_archive_checksums at the commit above.
+        sha256={
+            "linux/amd64": "f8180838c23d7c7d797b208861fecb591d9ce1690d8704ed1e4cb8e2add966c1",
+            "linux/arm64": "c0a45e67eef0c7416a8a8c9e9d5d2d30d70e4f4d3f7bea5de28241fffa8f3b89",
+            "darwin/amd64": "860a7238285b44b5dc7b3c4dad6194316885d7015d77c34e23177e0e9554af8f",
+            "darwin/arm64": "041849741550b20710d7ad0956e805ebd960b483fe978864f8e7fdd03ca84ec8",
+        },
+    ),
+    "minikube": Release(
+        tool="minikube",
+        version="v1.34.0",
+        url="https://github.com/kubernetes/minikube/releases/download/{version}/minikube-{os}-{arch}",
+        checksum_url="https://github.com/kubernetes/minikube/releases/download/{version}/minikube-{os}-{arch}.sha256",
+        # kubernetes/minikube deploy/minikube/releases-v2.json, entry v1.34.0
+        # (at 296ce4cc2264c74b76e0fb5add7735c38850d25c): minikube's own table
+        # of its release binaries' sha256.
+        sha256={
+            "linux/amd64": "c4a625f9b4a4523e74b745b6aac8b0bf45062472be72cd38a23c91ec04d534c9",
+            "linux/arm64": "fbe55f563ac33328320d64c319f635386fe020eedf25cba8ebf3850048deb7ae",
+            "darwin/amd64": "0f73648ab726c6d7822444536e7a5d7eb4d8b0c193ecfc17771d4811c4efa5c0",
+            "darwin/arm64": "d760e65502017b716dec55c17e2c94c8e7a739d30650ffa698f4f4104a18314c",
+        },
+    ),
+    "kind": Release(
+        tool="kind",
+        version="v0.24.0",
+        url="https://github.com/kubernetes-sigs/kind/releases/download/{version}/kind-{os}-{arch}",
+        checksum_url="https://github.com/kubernetes-sigs/kind/releases/download/{version}/kind-{os}-{arch}.sha256sum",
+        # The published kind-*.sha256sum values for v0.24.0 as carried by
+        # f110/mono build/rules/kind/assets.bzl and cashapp/hermit-packages
+        # kind.hcl (both agree; the linux ones also match nixpkgs' kind 0.24.0).
+        sha256={
+            "linux/amd64": "b89aada5a39d620da3fcd16435b7f28d858927dd53f92cbac77686b0588b600d",
+            "linux/arm64": "2968808d916e12d0a25c56d07c9a1c987163f972513fa8a94a2125a69f9c50eb",
+            "darwin/amd64": "6cf7ba50b37d3446153bbfb8990f03fb8102778898c84502cdb841710b499ed5",
+            "darwin/arm64": "8e34f2edc7efc5c7c160487251848a954cd60ccd52b56a3fc360eaab33543fc0",
+        },
+    ),
+}
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+class DownloadError(MboxedError):
+    """A download failed for good (after retries, or at once when permanent)."""
+
+
+class _Transient(Exception):
+    """Worth another attempt: timeout, dropped connection, 5xx."""
+
+
+# --- mirror ---------------------------------------------------------------------------
+
+
+def check_mirror(mirror: str) -> str:
+    parts = urlsplit(mirror)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise MboxedError(
+            f"--mirror / MBOXED_MIRROR {mirror!r} is not a base URL",
+            hint="give http(s)://host[:port][/path], e.g. http://10.0.0.5:8080/mboxed",
+        )
+    return mirror.rstrip("/")
+
+
+def mirrored(url: str, mirror: str | None) -> str:
+    """Replace scheme and host of `url` with the mirror's base URL, same path."""
+    if not mirror:
+        return url
+    base = check_mirror(mirror)
+    parts = urlsplit(url)
+    return base + parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def parse_checksum_file(text: str, filename: str | None = None) -> str:
+    """`<hex>` or `<hex>  <name>` lines (sha256sum format) -> the hex sum."""
+    candidates: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        fields = line.strip().split()
+        if not fields:
+            continue
+        digest = fields[0].lower()
+        if _HEX64.match(digest):
+            name = fields[1].lstrip("*") if len(fields) > 1 else ""
+            candidates.append((digest, name))
+    if filename is not None:
+        for digest, name in candidates:
+            if name and os.path.basename(name) == filename:
+                return digest
+    if len(candidates) == 1 or (candidates and filename is None):
+        return candidates[0][0]
+    raise ValueError("no sha256 sum in the checksum file")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- classification of failures ----------------------------------------------------------
+
+
+def _is_name_error(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return True
+        if type(current).__name__ == "NameResolutionError":
+            return True
+        text = str(current)
+        if "Name or service not known" in text or "nodename nor servname" in text:
+            return True
+        if "Temporary failure in name resolution" in text:
+            return True
+        current = current.__cause__ or current.__context__ or _reason(current)
+    return False
+
+
+def _reason(exc: BaseException) -> BaseException | None:
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        return reason
+    args = getattr(exc, "args", ())
+    for arg in args:
+        if isinstance(arg, BaseException):
+            return arg
+    return None
+
+
+# --- the downloader ------------------------------------------------------------------------
+
+
+@dataclass
+class Downloader:
+    cache_root: Path
+    mirror: str | None = None
+    attempts: int = 4
+    wait: float = 0.5
+    max_wait: float = 4.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    progress: Callable[[str], None] | None = None
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def __post_init__(self) -> None:
+        if self.mirror:
+            self.mirror = check_mirror(self.mirror)
+        self.session.headers.setdefault("User-Agent", "mboxed")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache_root / "downloads"
+
+    def url_for(self, upstream: str) -> str:
+        return mirrored(upstream, self.mirror)
+
+    # -- retries ------------------------------------------------------------------------
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.wait, max=self.max_wait),
+            reraise=True,
+        )
+
+    def _what_to_do(self) -> str:
+        if self.mirror:
+            return f"check that the mirror {self.mirror} is up and has the file at the same path"
+        return "check the network (or a proxy: HTTPS_PROXY), or " + MIRROR_HINT
+
+    @contextlib.contextmanager
+    def _request(self, url: str, headers: Mapping[str, str] | None = None) -> Iterator[Any]:
+        """GET `url`, classifying failures as permanent (DownloadError) or _Transient."""
+        host = urlsplit(url).netloc
+        try:
+            response = self.session.get(
+                url,
+                headers=dict(headers or {}),
+                stream=True,
+                timeout=(self.connect_timeout, self.read_timeout),
+                allow_redirects=True,
+            )
+        except requests.exceptions.ConnectionError as exc:
+            if _is_name_error(exc):
+                raise DownloadError(
+                    f"cannot download {url}: the host {host.split(':')[0]} does not resolve "
+                    "(no route to the download host)",
+                    hint=self._what_to_do(),
+                ) from None
+            raise _Transient(f"cannot connect to {host}: {_connect_reason(exc)}") from None
+        except requests.exceptions.Timeout:
+            raise _Transient(f"{host} did not answer within {self.connect_timeout:g}s") from None
+        except requests.exceptions.InvalidURL as exc:
+            raise DownloadError(f"cannot download {url}: {exc}") from None
+        with response:
+            status = response.status_code
+            if status in (200, 206, 416):
+                yield response
+                return
+            if status == 429 or status >= 500:
+                raise _Transient(f"{url} answered HTTP {status}")
+            raise DownloadError(
+                f"cannot download {url}: HTTP {status} {response.reason or ''}".rstrip(),
+                hint=self._what_to_do()
+                if status == 404
+                else "the server refused the file; " + self._what_to_do(),
+            )
+
+    def _retry(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    return fn()
+        except _Transient as exc:
+            raise DownloadError(
+                f"{what} failed after {self.attempts} attempts: {exc}",
+                hint=self._what_to_do(),
+            ) from None
+        return None  # pragma: no cover
+
+    # -- checksums ---------------------------------------------------------------------
+    def expected_sha256(self, release: Release, platform: str) -> str:
+        pinned = release.pinned(platform)
+        if pinned:
+            return pinned
+        upstream = release.sum_url(platform)
+        url = self.url_for(upstream)
+        if not self.mirror and urlsplit(url).scheme != "https":
+            raise DownloadError(f"refusing to fetch the checksum {url} over plain HTTP")
+        filename = os.path.basename(urlsplit(release.file_url(platform)).path)
+
+        def get() -> str:
+            with self._request(url) as response:
+                if response.status_code == 416:
+                    raise _Transient(f"{url} answered HTTP 416")
+                try:
+                    body = response.content[:65536].decode("utf-8", "replace")
+                except requests.exceptions.RequestException as exc:
+                    raise _Transient(f"reading {url}: {_short(exc)}") from None
+            try:
+                return parse_checksum_file(body, filename)
+            except ValueError:
+                raise DownloadError(
+                    f"{url} holds no sha256 sum for {filename}",
+                    hint=self._what_to_do(),
+                ) from None
+
+        result: str = self._retry(f"fetching {url}", get)
+        log.info("sha256 of %s from %s: %s", filename, url, result)
+        return result
+
+    # -- files -------------------------------------------------------------------------
+    def cached(self, sha256: str) -> Path | None:
+        path = self.cache_dir / sha256
+        if path.is_file():
+            if sha256_of(path) == sha256:
+                return path
+            path.unlink()  # damaged: fetch again
+        return None
+
+    def fetch(self, release: Release, platform: str) -> Path:
+        """The verified file for `release` on `platform`, from the cache or downloaded."""
+        expected = self.expected_sha256(release, platform)
+        hit = self.cached(expected)
+        if hit is not None:
+            log.info("%s %s: cache hit %s", release.tool, release.version, hit)
+            return hit
+        url = self.url_for(release.file_url(platform))
+        return self.download(url, expected, label=f"{release.tool} {release.version}")
+
+    def download(self, url: str, sha256: str, label: str = "") -> Path:
+        """Download `url` into the cache as `<sha256>`, verified; resume a partial file."""
+        final = self.cache_dir / sha256
+        partial = self.cache_dir / f"{sha256}.part"
+        label = label or os.path.basename(urlsplit(url).path)
+        restarted = False
+        while True:
+            self._retry(
+                f"downloading {url}", lambda: self._resume_while_progress(url, partial, label)
+            )
+            actual = sha256_of(partial)
+            if actual == sha256:
+                os.replace(partial, final)
+                return final
+            partial.unlink(missing_ok=True)
+            if restarted:
+                raise DownloadError(
+                    f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}",
+                    hint="the file was not installed; "
+                    + (
+                        "the mirror serves a different file than upstream"
+                        if self.mirror
+                        else "retry later, or " + MIRROR_HINT
+                    ),
+                )
+            # A resumed file can be spoiled by a changed or broken prefix:
+            # one clean download from scratch before calling it a mismatch.
+            restarted = True
+
+    def _resume_while_progress(self, url: str, partial: Path, label: str) -> None:
+        """Transfer; a dropped connection that still moved the file forward is
+        resumed at once and costs no retry (a flaky link finishes eventually);
+        one that made no progress goes back to the bounded retry."""
+        for _ in range(MAX_RESUMES):
+            before = _size(partial)
+            try:
+                self._transfer(url, partial, label)
+                return
+            except _Transient:
+                if _size(partial) <= before:
+                    raise
+                log.info("resuming %s at %d bytes", url, _size(partial))
+        raise _Transient(f"still incomplete after {MAX_RESUMES} resumes")
+
+    def _transfer(self, url: str, partial: Path, label: str) -> None:
+        have = partial.stat().st_size if partial.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        with self._request(url, headers) as response:
+            if response.status_code == 416:
+                return  # the partial file already holds everything
+            if response.status_code == 200 and have:
+                have = 0  # server ignored Range: start over
+            total = _content_length(response)
+            full = have + total if total is not None else None
+            mode = "ab" if have else "wb"
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            written = have
+            next_report = 0.1
+            try:
+                with partial.open(mode) as out:
+                    for chunk in response.iter_content(chunk_size=1 << 14):
+                        out.write(chunk)
+                        written += len(chunk)
+                        if full and self.progress and written / full >= next_report:
+                            self.progress(f"{label}: {written * 100 // full}%")
+                            next_report += 0.1
+            except (requests.exceptions.RequestException, OSError) as exc:
+                raise _Transient(
+                    f"connection dropped after {written} bytes: {_short(exc)}"
+                ) from exc
+            if full is not None and written < full:
+                raise _Transient(f"body truncated at {written} of {full} bytes")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _content_length(response: Any) -> int | None:
+    value = response.headers.get("Content-Length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _connect_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for needle, said in (
+        ("Connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("Network is unreachable", "network unreachable"),
+        ("No route to host", "no route to host"),
+        ("Connection reset", "connection reset"),
+    ):
+        if needle in text:
+            return said
+    return _short(exc)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+# --- installing a verified file ---------------------------------------------------------------
+
+
+def install_file(source: Path, dest: Path, member: str | None = None) -> None:
+    """Put the verified `source` (or one member of the .tar.gz) at `dest`,
+    mode 0755, atomically: a temp file beside `dest`, then os.replace."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".mboxed-tmp", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if member is None:
+                with source.open("rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        out.write(chunk)
+            else:
+                out.write(_tar_member(source, member))
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _tar_member(archive: Path, member: str) -> bytes:
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            info = tar.getmember(member)
+            if not info.isfile():
+                raise KeyError(member)
+            handle = tar.extractfile(info)
+            if handle is None:
+                raise KeyError(member)
+            with handle:
+                return handle.read()
+    except KeyError:
+        raise DownloadError(
+            f"{archive} has no file {member}",
+            hint="the archive's layout changed; this mboxed cannot install it",
+        ) from None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DownloadError(f"{archive} is not a readable .tar.gz: {exc}") from None

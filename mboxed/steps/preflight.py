@@ -1,0 +1,528 @@
+"""Step `preflight` and the checks behind `mboxed doctor`.
+
+`gather()` reads the host (no side effects) into a Snapshot; `evaluate()` is a
+pure function from Snapshot + profile to a list of coded checks, each with a
+stable id, a status (ok / warn / fail), the measured value, the need, and a
+one-line fix. The step stops `up` when a check fails (unless --force) and
+says why; `mboxed doctor` prints the same list (or JSON).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mboxed.engine import Action, BaseStep, Context, Plan
+from mboxed.errors import MboxedError
+from mboxed.host import (
+    HostFacts,
+    cgroup_version,
+    free_disk_mib,
+    os_supported,
+    port_busy,
+    read_host,
+    read_int,
+)
+from mboxed.profile import size_mib
+
+STATUSES = ("ok", "warn", "fail")
+
+# kind's known issue "Pod errors due to too many open files" recommends these.
+# https://kind.sigs.k8s.io/docs/user/known-issues/#pod-errors-due-to-too-many-open-files
+INOTIFY_WATCHES = 524288
+INOTIFY_INSTANCES = 512
+
+# Below this much free space on Docker's data root the ScienceBox images do not fit.
+DISK_FLOOR_MIB = 20 * 1024
+HOST_RESERVE_MIB = 2 * 1024
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    status: str
+    value: str
+    need: str
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the checks look at, read once."""
+
+    host: HostFacts
+    disk_path: str
+    disk_free_mib: int
+    ports_busy: Mapping[int, bool]
+    fuse: bool
+    kvm: bool
+    inotify_watches: int | None
+    inotify_instances: int | None
+    cgroup: int | None
+    docker: Any  # mboxed.steps.docker.DockerProbe
+    docker_group: bool  # the invoking user is in the docker group (group database)
+    sudo: str  # root | passwordless | password | missing
+    reach: Mapping[str, str] = field(default_factory=dict)  # host -> "" (ok) or error
+
+
+def download_hosts(mirror: str | None) -> list[str]:
+    """Hosts mboxed downloads from: the mirror's, or the upstream ones."""
+    if mirror:
+        return [urlsplit(mirror).netloc]
+    from mboxed.downloads import PINNED
+
+    hosts: list[str] = []
+    for release in PINNED.values():
+        netloc = urlsplit(release.url).netloc
+        if netloc not in hosts:
+            hosts.append(netloc)
+    return hosts
+
+
+def probe_host(netloc: str, timeout: float = 3.0) -> str:
+    """'' when a TCP connection to host:port opens, else why not."""
+    host, _, port_text = netloc.partition(":")
+    port = int(port_text) if port_text.isdigit() else 443
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return "does not resolve"
+    last = "unreachable"
+    for family, kind, proto, _, address in infos[:3]:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(timeout)
+                sock.connect(address)
+                return ""
+        except OSError as exc:
+            last = exc.strerror or str(exc)
+    return last
+
+
+def _sudo_state(shell: Any) -> str:
+    if shell.is_root():
+        return "root"
+    if shell.which("sudo") is None:
+        return "missing"
+    result = shell.run(["sudo", "-n", "true"], check=False, timeout=10)
+    return "passwordless" if result.ok else "password"
+
+
+def gather(shell: Any, mirror: str | None = None, ports: Sequence[int] = (80, 443)) -> Snapshot:
+    """Read the host for the checks. No side effects."""
+    from mboxed.host import user_in_group
+    from mboxed.steps.docker import probe_docker
+
+    host = read_host(shell)
+    docker = probe_docker(shell)
+    if docker.root_dir:
+        disk_path = docker.root_dir
+    elif host.os == "darwin":
+        disk_path = str(Path(shell.env.get("HOME") or Path.home()))
+    else:
+        disk_path = "/var/lib/docker"
+    hosts = download_hosts(mirror)
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        reach = dict(zip(hosts, pool.map(probe_host, hosts), strict=True))
+    return Snapshot(
+        host=host,
+        disk_path=disk_path,
+        disk_free_mib=free_disk_mib(Path(disk_path)),
+        ports_busy={port: port_busy(port) for port in ports},
+        fuse=Path("/dev/fuse").exists(),
+        kvm=Path("/dev/kvm").exists(),
+        inotify_watches=read_int("/proc/sys/fs/inotify/max_user_watches"),
+        inotify_instances=read_int("/proc/sys/fs/inotify/max_user_instances"),
+        cgroup=cgroup_version() if host.os == "linux" else None,
+        docker=docker,
+        docker_group=host.user == "root" or user_in_group(host.user, "docker"),
+        sudo=_sudo_state(shell),
+        reach=reach,
+    )
+
+
+def _gib(mib: int) -> str:
+    return f"{mib / 1024:.1f} GiB"
+
+
+def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Check]:
+    """Snapshot + profile -> checks (pure)."""
+    provider = profile.provider
+    local = provider.name != "existing"
+    host = snap.host
+    checks: list[Check] = []
+    add = checks.append
+
+    # OS and architecture
+    if host.os not in ("linux", "darwin"):
+        add(
+            Check(
+                "os",
+                "operating system",
+                "fail",
+                host.os,
+                "Linux or macOS",
+                "use a Linux VM (e.g. the Vagrantfile) or a Mac",
+            )
+        )
+    else:
+        status, why = os_supported(host.release)
+        add(
+            Check(
+                "os",
+                "operating system",
+                status,
+                why,
+                "Debian 11+, Ubuntu 20.04+, Fedora 38+, RHEL-family 8+, macOS 12+",
+                "" if status == "ok" else "expect rough edges; report what breaks",
+            )
+        )
+    arch_ok = host.arch in ("amd64", "arm64")
+    add(
+        Check(
+            "arch",
+            "CPU architecture",
+            "ok" if arch_ok else "fail",
+            host.arch,
+            "amd64 or arm64",
+            "" if arch_ok else "use an amd64 or arm64 machine",
+        )
+    )
+
+    # CPU, memory, disk (for a local cluster)
+    want_cpus = provider.cpus
+    if not local:
+        add(Check("cpu", "CPUs", "ok", str(host.cpus), "none here (provider existing)"))
+    elif host.cpus >= want_cpus:
+        add(Check("cpu", "CPUs", "ok", str(host.cpus), f">= {want_cpus} (provider.cpus)"))
+    else:
+        # minikube refuses more CPUs than the host has; kind takes what is there.
+        status = "fail" if provider.name == "minikube" else "warn"
+        add(
+            Check(
+                "cpu",
+                "CPUs",
+                status,
+                str(host.cpus),
+                f">= {want_cpus} (provider.cpus)",
+                f"give the machine more CPUs, or --set provider.cpus={max(1, host.cpus)}",
+            )
+        )
+    want_mem = size_mib(provider.memory)
+    mem_value = f"{_gib(host.mem_total_mib)} total, {_gib(host.mem_available_mib)} available"
+    mem_need = f">= {_gib(want_mem)} (provider.memory) + {_gib(HOST_RESERVE_MIB)} for the host"
+    if not local:
+        add(Check("memory", "memory", "ok", mem_value, "none here (provider existing)"))
+    elif host.mem_total_mib < want_mem:
+        add(
+            Check(
+                "memory",
+                "memory",
+                "fail",
+                mem_value,
+                mem_need,
+                "add memory, or lower provider.memory (--set provider.memory=6g)",
+            )
+        )
+    elif host.mem_total_mib < want_mem + HOST_RESERVE_MIB:
+        add(
+            Check(
+                "memory",
+                "memory",
+                "warn",
+                mem_value,
+                mem_need,
+                "close other programs, or lower provider.memory",
+            )
+        )
+    else:
+        add(Check("memory", "memory", "ok", mem_value, mem_need))
+    want_disk = size_mib(provider.disk)
+    disk_value = f"{_gib(snap.disk_free_mib)} free at {snap.disk_path}"
+    disk_need = f">= {_gib(want_disk)} (provider.disk); at least {_gib(DISK_FLOOR_MIB)}"
+    if not local:
+        add(Check("disk", "free disk", "ok", disk_value, "none here (provider existing)"))
+    elif snap.disk_free_mib < min(DISK_FLOOR_MIB, want_disk):
+        add(
+            Check(
+                "disk",
+                "free disk",
+                "fail",
+                disk_value,
+                disk_need,
+                f"free space under {snap.disk_path} (docker system prune) or grow the disk",
+            )
+        )
+    elif snap.disk_free_mib < want_disk:
+        add(
+            Check(
+                "disk",
+                "free disk",
+                "warn",
+                disk_value,
+                disk_need,
+                f"free space under {snap.disk_path}, or lower provider.disk",
+            )
+        )
+    else:
+        add(Check("disk", "free disk", "ok", disk_value, disk_need))
+
+    # Ports 80/443: kind maps them to the host; minikube's none driver binds them.
+    needs_ports = provider.name == "kind" or (
+        provider.name == "minikube" and provider.driver == "none"
+    )
+    for port, busy in sorted(snap.ports_busy.items()):
+        value = "in use" if busy else "free"
+        if not needs_ports:
+            why = "existing cluster" if not local else f"{provider.name} ({provider.driver} driver)"
+            add(Check(f"port-{port}", f"port {port}", "ok", value, f"not needed by {why}"))
+        elif busy:
+            add(
+                Check(
+                    f"port-{port}",
+                    f"port {port}",
+                    "warn",
+                    value,
+                    f"free for the ingress of {provider.name}",
+                    f"stop what listens on {port} (ss -ltnp 'sport = :{port}'), "
+                    "or mboxed maps the ingress to another port",
+                )
+            )
+        else:
+            add(
+                Check(
+                    f"port-{port}",
+                    f"port {port}",
+                    "ok",
+                    value,
+                    f"free for the ingress of {provider.name}",
+                )
+            )
+
+    if host.os == "linux":
+        add(
+            Check(
+                "fuse",
+                "FUSE device",
+                "ok" if snap.fuse else "warn",
+                "/dev/fuse present" if snap.fuse else "/dev/fuse missing",
+                "/dev/fuse for the EOS and CVMFS mounts",
+                "" if snap.fuse else "sudo modprobe fuse",
+            )
+        )
+        watches, instances = snap.inotify_watches, snap.inotify_instances
+        low = (watches is not None and watches < INOTIFY_WATCHES) or (
+            instances is not None and instances < INOTIFY_INSTANCES
+        )
+        add(
+            Check(
+                "inotify",
+                "inotify limits",
+                "warn" if low else "ok",
+                f"max_user_watches={watches}, max_user_instances={instances}",
+                f">= {INOTIFY_WATCHES} watches, >= {INOTIFY_INSTANCES} instances",
+                f"sudo sysctl fs.inotify.max_user_watches={INOTIFY_WATCHES} "
+                f"fs.inotify.max_user_instances={INOTIFY_INSTANCES}"
+                if low
+                else "",
+            )
+        )
+        cg = snap.cgroup
+        add(
+            Check(
+                "cgroup",
+                "cgroup version",
+                "ok" if cg == 2 else "warn",
+                f"v{cg}" if cg else "not mounted",
+                "cgroup v2 (v1 still works, deprecated)",
+                "" if cg == 2 else "boot with systemd.unified_cgroup_hierarchy=1",
+            )
+        )
+        if provider.name == "minikube" and provider.driver in ("kvm2", "virtualbox"):
+            add(
+                Check(
+                    "virt",
+                    "hardware virtualization",
+                    "ok" if snap.kvm else "fail",
+                    "/dev/kvm present" if snap.kvm else "/dev/kvm missing",
+                    f"/dev/kvm for the {provider.driver} driver",
+                    ""
+                    if snap.kvm
+                    else "enable VT-x/AMD-V in the firmware, or use the docker driver",
+                )
+            )
+
+    # Docker
+    checks.extend(_docker_checks(snap, profile))
+
+    # sudo
+    sudo_text = {
+        "root": "running as root",
+        "passwordless": "sudo without a password",
+        "password": "sudo asks for a password",
+        "missing": "sudo is not installed",
+    }[snap.sudo]
+    sudo_status = {"root": "ok", "passwordless": "ok", "password": "warn", "missing": "warn"}
+    add(
+        Check(
+            "sudo",
+            "root access",
+            sudo_status[snap.sudo],
+            sudo_text,
+            "root or sudo, to install packages and Docker",
+            {
+                "password": "run from a terminal: sudo will ask once",
+                "missing": "run mboxed as root, or install sudo",
+            }.get(snap.sudo, ""),
+        )
+    )
+
+    # Downloads
+    bad = {host_: err for host_, err in snap.reach.items() if err}
+    hosts = ", ".join(snap.reach)
+    if bad:
+        value = "; ".join(f"{h}: {e}" for h, e in bad.items())
+        fix = (
+            f"check the mirror {mirror}"
+            if mirror
+            else "use a classroom mirror (--mirror URL / MBOXED_MIRROR) or fill the cache first"
+        )
+        add(Check("network", "download hosts", "warn", value, f"HTTPS to {hosts}", fix))
+    else:
+        add(Check("network", "download hosts", "ok", "reachable", f"HTTPS to {hosts}"))
+    return checks
+
+
+def _docker_checks(snap: Snapshot, profile: Any) -> list[Check]:
+    provider = profile.provider
+    docker = snap.docker
+    need_docker = provider.name == "kind" or (
+        provider.name == "minikube" and provider.driver == "docker"
+    )
+    if not need_docker:
+        why = "existing cluster" if provider.name == "existing" else f"{provider.driver} driver"
+        value = docker.summary if docker.reachable else "not used"
+        return [Check("docker", "Docker engine", "ok", value, f"not needed ({why})")]
+    out: list[Check] = []
+    installed = bool(docker.cli or docker.daemon or docker.reachable)
+    out.append(
+        Check(
+            "docker-installed",
+            "Docker installed",
+            "ok" if installed else "warn",
+            docker.daemon or docker.cli or "not installed",
+            "a Docker engine",
+            "" if installed else "`mboxed up` installs it (step docker)",
+        )
+    )
+    running = docker.reachable or docker.permission_denied or bool(docker.daemon_pids)
+    out.append(
+        Check(
+            "docker-running",
+            "Docker running",
+            "ok" if running else "warn",
+            docker.summary if docker.reachable else ("running" if running else docker.error),
+            f"an engine answering at {docker.base_url}",
+            "" if running else "`mboxed up` starts it (step docker)",
+        )
+    )
+    if docker.reachable:
+        access, value, fix = "ok", "this user reaches the engine", ""
+    elif docker.permission_denied:
+        if snap.docker_group:
+            access, value = "warn", "in the docker group, but not this shell yet"
+            fix = "run `newgrp docker` or log in again"
+        else:
+            access, value = "warn", f"{snap.host.user} is not in the docker group"
+            fix = "`mboxed up` adds you (step docker); then `newgrp docker`"
+    else:
+        access, value, fix = "warn", "engine not reachable", "`mboxed up` starts it (step docker)"
+    out.append(
+        Check(
+            "docker-access",
+            "Docker reachable by this user",
+            access,
+            value,
+            "this user can use Docker without sudo",
+            fix,
+        )
+    )
+    return out
+
+
+# --- the step ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreflightFacts:
+    checks: tuple[Check, ...]
+    platform: str
+    package_manager: str | None
+
+
+class PreflightStep(BaseStep):
+    name = "preflight"
+    description = "the host meets the profile's needs"
+
+    def inputs(self, ctx: Context) -> Mapping[str, Any]:
+        return {"provider": ctx.profile.provider.model_dump(mode="json")}
+
+    def facts(self, ctx: Context) -> PreflightFacts:
+        snap = gather(ctx.shell, ctx.options.mirror)
+        checks = evaluate(snap, ctx.profile, ctx.options.mirror)
+        return PreflightFacts(tuple(checks), snap.host.platform, snap.host.package_manager)
+
+    def plan(self, ctx: Context, facts: PreflightFacts) -> Plan:
+        return plan_preflight(facts, ctx.profile_name or "this profile", ctx.options.force)
+
+    def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any] | None:
+        failed = [a.detail for a in plan.actions if a.kind == "fail"]
+        lines = [f"{d['id']}: {d['value']} (need {d['need']})" for d in failed]
+        fixes = [d["fix"] for d in failed if d.get("fix")]
+        raise MboxedError(
+            f"this host does not meet the profile's needs: {'; '.join(lines)}",
+            hint="; ".join(fixes) + " — or `mboxed up --force` to go on anyway"
+            if fixes
+            else "`mboxed up --force` goes on anyway",
+        )
+
+    def outputs(self, ctx: Context, facts: PreflightFacts) -> Mapping[str, Any]:
+        return {
+            "platform": facts.platform,
+            "package_manager": facts.package_manager,
+            "checks": {c.id: c.status for c in facts.checks},
+        }
+
+
+def plan_preflight(facts: PreflightFacts, profile_name: str, force: bool) -> Plan:
+    failed = [c for c in facts.checks if c.status == "fail"]
+    warned = [c for c in facts.checks if c.status == "warn"]
+    note = f" ({len(warned)} warning(s): {', '.join(c.id for c in warned)})" if warned else ""
+    if failed and not force:
+        return Plan(
+            [
+                Action(
+                    f"stop: {c.id}: {c.value}, need {c.need}" + (f" — {c.fix}" if c.fix else ""),
+                    "fail",
+                    c.to_dict(),
+                )
+                for c in failed
+            ]
+        )
+    if failed:
+        ids = ", ".join(c.id for c in failed)
+        return Plan.nothing(f"{len(failed)} check(s) failed ({ids}); going on because of --force")
+    return Plan.nothing(f"host meets the needs of {profile_name}{note}")
+
+
+def make() -> PreflightStep:
+    return PreflightStep()
