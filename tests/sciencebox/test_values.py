@@ -1,0 +1,253 @@
+"""The generated Helm values: hostname everywhere, no chart default secret
+left, secrets from the state (same profile twice, same values), users
+consistent between LDAP and EOS, secrets masked for printing."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mboxed.errors import Deferred, MboxedError
+from mboxed.profile import load_profile
+from mboxed.sciencebox import secrets as sb_secrets
+from mboxed.sciencebox import tls as sb_tls
+from mboxed.sciencebox import users as sb_users
+from mboxed.sciencebox import values as sv
+from mboxed.steps import secrets as secrets_step
+from mboxed.steps import tls as tls_step
+from mboxed.steps import users as users_step
+from tests.sciencebox.context import make_ctx, record, run
+
+HOST = "box.example.org"
+
+# SCIENCEBOX.md "The public hostname — every place it goes", as verified
+# against the chart 0.0.8 (nginx-cernbox-theme no longer exists; ocis
+# config.server takes the bare name, see values.py).
+EXPECTED_HOSTNAME_KEYS: dict[str, Any] = {
+    "nginx-welcome-page.ingress.hostname": HOST,
+    "eos-instance-config.config.oauth.enabled": True,
+    "eos-instance-config.config.oauth.resourceEndpoint": f"{HOST}/konnect/v1/userinfo",
+    "cernbox.ocis.env.IDP_ISS": f"https://{HOST}",
+    "cernbox.ocis.env.OCIS_URL": f"https://{HOST}",
+    "cernbox.ocis.ingress.hosts": [HOST],
+    "cernbox.ocis.config.server": HOST,
+    "cernbox.web.hostname": f"https://{HOST}",
+    "cernbox.web.oidcHostname": f"https://{HOST}",
+    "cernbox.gateway.hostname": f"https://{HOST}",
+    "cernbox.authproviderbearer.oidc.issuer": f"https://{HOST}",
+    "swan.jupyterhub.hub.config.KeyCloakAuthenticator.oidc_issuer": f"https://{HOST}",
+    "swan.jupyterhub.hub.config.KeyCloakAuthenticator.oauth_callback_url": (
+        f"https://{HOST}/swan/hub/oauth_callback"
+    ),
+    "swan.jupyterhub.ingress.hosts": [HOST],
+}
+
+
+def full_values(tmp_path: Path, profile: str = "demo", *overrides: str) -> dict[str, Any]:
+    ctx = make_ctx(tmp_path, profile=profile, overrides=[f"hostname={HOST}", *overrides])
+    run(ctx, secrets_step.make(), tls_step.make(), users_step.make())
+    return sv.values_for(ctx)
+
+
+@pytest.fixture
+def values(tmp_path: Path) -> dict[str, Any]:
+    return full_values(tmp_path)
+
+
+def test_every_hostname_key_is_set(values: dict[str, Any]) -> None:
+    for path, expected in EXPECTED_HOSTNAME_KEYS.items():
+        assert sv.get_path(values, path) == expected, path
+    for path in sv.HOSTNAME_PATHS:
+        assert HOST in str(sv.get_path(values, path)), path
+    assert "nginx-cernbox-theme" not in values  # not a dependency of 0.0.8
+
+
+def test_no_chart_default_hostname_survives(values: dict[str, Any]) -> None:
+    text = sv.dump_values(values)
+    for name in sv.DEFAULT_HOSTNAMES:
+        assert name not in text
+
+
+def test_no_chart_default_secret_survives(values: dict[str, Any]) -> None:
+    for path, default in sv.DEFAULT_SECRETS.items():
+        value = sv.get_path(values, path)
+        assert value != default, path
+    assert sv.get_path(values, "sciencebox.sssKeytab.fromFile") == ""  # else the file wins
+    assert sb_secrets.KEYTAB_LINE.match(sv.get_path(values, "sciencebox.sssKeytab.fromValue"))
+    text = sv.dump_values(values)
+    assert sv.DEFAULT_KEYTAB_KEY not in text
+    for default in sv.DEFAULT_SECRETS.values():
+        if len(default) >= 12:  # distinctive tokens must appear nowhere at all
+            assert default not in text
+    # the chart's own LDIF hashes are gone too (fresh salts)
+    assert "e1NTSEF9TXJEcXpFNGdKbXZxbVRVTGhvWEZ1VzJBbkV3NWFLK3J3WTIvbHc9PQ==" not in text
+
+
+def test_passwords_repeated_by_the_chart_agree(values: dict[str, Any]) -> None:
+    admin = sv.get_path(values, "ldap.adminPassword")
+    assert sv.get_path(values, "ldap-instance-config.ldap_bindpw") == admin
+    readonly = sv.get_path(values, "ldap.env.LDAP_READONLY_USER_PASSWORD")
+    assert sv.get_path(values, "eos.mgm.ldapBindUsers.nslcd.config.ldap_bindpw") == readonly
+    assert sv.get_path(values, "cernbox.ocis.env.LDAP_BIND_PASSWORD") == readonly
+    assert len({admin, readonly, sv.get_path(values, "ldap.configPassword")}) == 3
+
+
+def test_tls_secret_is_on_every_ingress(values: dict[str, Any], tmp_path: Path) -> None:
+    tls = {"secretName": sb_tls.SECRET_NAME, "hosts": [HOST]}
+    assert sv.get_path(values, "nginx-welcome-page.ingress.extraTls") == [tls]
+    assert sv.get_path(values, "cernbox.ocis.ingress.tls") == [tls]
+    secret = sv.get_path(values, "nginx-welcome-page.ingress.secrets")[0]
+    assert secret["name"] == sb_tls.SECRET_NAME
+    cert_pem = (tmp_path / "mboxed-home/state/default/tls/cert.pem").read_text()
+    assert secret["certificate"] == cert_pem
+    swan = sv.get_path(values, "swan.jupyterhub.ingress.tls")
+    assert swan == [{"secretName": sv.SWAN_TLS_SECRET, "hosts": [HOST]}]
+    swan_cert = sv.get_path(values, "swan.swan.secrets.ingress.cert")
+    assert base64.b64decode(swan_cert).decode() == cert_pem
+
+
+def test_tls_none_leaves_the_ingresses_without_tls(tmp_path: Path) -> None:
+    values = full_values(tmp_path, "demo", "tls=none")
+    assert "tls" not in values["cernbox"]["ocis"]["ingress"]
+    assert "secrets" not in values["nginx-welcome-page"]["ingress"]
+    assert "swan" not in values["swan"]
+
+
+def test_users_in_ldif_and_eos_agree_with_the_users_step(tmp_path: Path) -> None:
+    values = full_values(tmp_path, "workshop")
+    ctx = make_ctx(tmp_path, profile="workshop", overrides=[f"hostname={HOST}"])
+    users, groups = sb_users.users_from_state(ctx.outputs("users"))
+    assert len(users) == 6 + 20
+    assert values["ldap-instance-config"]["ldifFiles"] == sb_users.render_ldif(users, groups)
+    user_list = sv.get_path(values, "eos-instance-config.config.demoUsers.userList")
+    assert user_list == {u.name: {"uid": u.uid, "gid": u.gid} for u in users}
+
+
+def test_same_profile_twice_gives_the_same_values(tmp_path: Path) -> None:
+    first = full_values(tmp_path)
+    second = full_values(tmp_path)  # a new context, same state file
+    assert first == second
+    elsewhere = full_values(tmp_path / "other")
+    assert elsewhere != first  # another deployment: other secrets
+
+
+def test_profile_raw_values_are_merged_last(tmp_path: Path) -> None:
+    values = full_values(
+        tmp_path,
+        "demo",
+        "sciencebox.values.eos.fst.replicaCount=7",
+        "sciencebox.values.cernbox.ocis.env.OCIS_LOG_LEVEL=info",
+    )
+    assert values["eos"]["fst"]["replicaCount"] == 7
+    assert values["cernbox"]["ocis"]["env"]["OCIS_LOG_LEVEL"] == "info"
+    assert values["cernbox"]["ocis"]["env"]["IDP_ISS"] == f"https://{HOST}"  # merged, not replaced
+
+
+def test_resources_follow_the_profile_size(tmp_path: Path) -> None:
+    ci = full_values(tmp_path / "ci", "ci")
+    demo = full_values(tmp_path / "demo", "demo")
+    assert ci["eos"]["fst"]["replicaCount"] == 2
+    assert demo["eos"]["fst"]["replicaCount"] == 4
+    ci_hub = ci["swan"]["jupyterhub"]["hub"]["resources"]["requests"]["memory"]
+    assert ci_hub == "256Mi"
+
+
+def test_values_defer_until_their_input_steps_ran(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)  # hostname auto
+    with pytest.raises(Deferred) as deferred:
+        sv.values_for(ctx)
+    assert deferred.value.after == "cluster"
+    record(ctx, "cluster", {"hostname": "192-168-49-2.nip.io"})
+    with pytest.raises(Deferred) as deferred:
+        sv.values_for(ctx)
+    assert deferred.value.after == "secrets"
+    run(ctx, secrets_step.make())
+    with pytest.raises(Deferred) as deferred:
+        sv.values_for(ctx)
+    assert deferred.value.after == "users"
+    run(ctx, users_step.make())
+    with pytest.raises(Deferred) as deferred:
+        sv.values_for(ctx)
+    assert deferred.value.after == "tls"
+    run(ctx, tls_step.make())
+    values = sv.values_for(ctx)
+    assert values["cernbox"]["ocis"]["env"]["IDP_ISS"] == "https://192-168-49-2.nip.io"
+
+
+def test_swan_without_cernbox_is_refused(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, overrides=["sciencebox.components.cernbox=false"])
+    with pytest.raises(MboxedError, match="swan needs cernbox"):
+        sv.values_for(ctx)
+
+
+def test_masking_hides_every_secret(tmp_path: Path, values: dict[str, Any]) -> None:
+    ctx = make_ctx(tmp_path, overrides=[f"hostname={HOST}"])
+    stored = ctx.outputs("secrets")
+    masked = sv.dump_values(sv.mask_secrets(values))
+    for secret in sb_secrets.secret_values(stored):
+        assert secret not in masked
+    users, _ = sb_users.users_from_state(ctx.outputs("users"))
+    for user in users:
+        assert user.password_hash.removeprefix("{SSHA}") not in masked
+    assert "PRIVATE KEY" not in masked
+    assert masked.count(sv.MASK) >= len(sv.SECRET_PATHS)
+    # the unmasked form still has them (the masking worked on a copy)
+    assert stored["jupyterhub_proxy_token"] in sv.dump_values(values)
+
+
+def test_masking_catches_secrets_the_profile_repeated(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, overrides=[f"hostname={HOST}"])
+    run(ctx, secrets_step.make())
+    token = ctx.outputs("secrets")["ocis_jwt_secret"]
+    masked = sv.mask_secrets({"custom": {"note": f"jwt={token}"}}, extra=[token])
+    assert masked == {"custom": {"note": f"jwt={sv.MASK}"}}
+
+
+def test_dumped_values_are_yaml_helm_reads_back(values: dict[str, Any]) -> None:
+    text = sv.dump_values(values)
+    assert yaml.safe_load(text) == values
+    assert "&id" not in text and "*id" not in text  # no anchors
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    count=st.integers(min_value=0, max_value=120),
+    classic=st.booleans(),
+    prefix=st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True),
+    host=st.from_regex(r"[a-z][a-z0-9]{0,10}(\.[a-z][a-z0-9]{0,10}){1,3}", fullmatch=True),
+)
+def test_values_are_consistent_for_any_users_and_hostname(
+    count: int, classic: bool, prefix: str, host: str
+) -> None:
+    profile = load_profile(
+        "demo",
+        overrides=[
+            f"hostname={host}",
+            f"users.generate.count={count}",
+            f"users.generate.prefix={prefix}",
+            f"users.preset={'classic' if classic else 'none'}",
+        ],
+    ).profile
+    users, groups = sb_users.build_users(sb_users.wanted_from_profile(profile.users))
+    secrets = sb_secrets.complete({})
+    values = sv.build_values(profile, host, secrets, users, groups, None)
+    for path, template in sv.HOSTNAME_PATHS.items():
+        value = sv.get_path(values, path)
+        if template.startswith("["):
+            assert value == [host]
+        else:
+            assert value == template.format(host=host)
+    user_list = values["eos-instance-config"]["config"]["demoUsers"]["userList"]
+    assert len(user_list) == count + (6 if classic else 0)
+    ldif = values["ldap-instance-config"]["ldifFiles"]["10_users.ldif"]
+    for name, ids in user_list.items():
+        block = ldif.split(f"dn: uid={name},ou=users,dc=owncloud,dc=com\n", 1)[1].split("\n\n")[0]
+        assert f"uidNumber: {ids['uid']}\n" in block and f"gidNumber: {ids['gid']}\n" in block
+    masked = sv.dump_values(sv.mask_secrets(values))
+    assert not any(s in masked for s in sb_secrets.secret_values(secrets))
