@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.status import Status
 
 MARKS = {"done": "✓", "skipped": "↷", "failed": "✗", "planned": "•", "undone": "↺"}
+STYLES = {"✓": "green", "↷": "dim", "✗": "bold red", "↺": "cyan"}
 
 
 def _secs(value: float) -> str:
@@ -91,7 +92,8 @@ class LiveReporter(PlainReporter):
         self._label = ""
 
     def _say(self, text: str) -> None:
-        self.console.print(text, markup=False)
+        style = next((STYLES[m] for m in STYLES if text.lstrip().startswith(m)), None)
+        self.console.print(text, markup=False, highlight=False, style=style)
 
     def _stop(self) -> None:
         if self._status is not None:

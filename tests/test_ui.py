@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from mboxed.engine import Action, Plan
+from mboxed.errors import MboxedError
+from mboxed.ui import LiveReporter, PlainReporter, make_reporter
+
+
+def drive(reporter: PlainReporter) -> None:
+    reporter.run_started("up", ["docker", "cluster", "users"])
+    reporter.step_started("docker", None)
+    reporter.step_skipped("docker", "Docker 28.2 running", 0.2)
+    reporter.step_started("cluster", 95.0)
+    reporter.step_progress("cluster", "waiting for nodes")
+    reporter.step_done("cluster", Plan([Action("create cluster"), Action("enable ingress")]), 80.5)
+    reporter.step_started("users", 1.0)
+    reporter.step_failed(
+        "users", MboxedError("roster.csv row 3: 'Bad Name' is not a user name"), 0.1
+    )
+    reporter.run_finished(False)
+
+
+def test_plain_lines_mark_each_outcome_with_elapsed_time() -> None:
+    out = io.StringIO()
+    drive(PlainReporter(out))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "mboxed up: 3 step(s): docker, cluster, users"
+    assert "  ↷ docker: Docker 28.2 running (0.2s)" in lines
+    assert "  … cluster (last time 1m35s)" in lines
+    assert "    cluster: waiting for nodes" in lines
+    assert "  ✓ cluster: 2 action(s) (1m20s)" in lines
+    assert "  ✗ users: roster.csv row 3: 'Bad Name' is not a user name (0.1s)" in lines
+
+
+def test_plan_lines_list_actions_or_the_reason() -> None:
+    out = io.StringIO()
+    reporter = PlainReporter(out)
+    reporter.step_planned("helm", Plan([Action("install helm v3.16.2")]), "inputs changed")
+    reporter.step_planned("docker", Plan.nothing("Docker 28.2 running"), "")
+    assert out.getvalue().splitlines() == [
+        "  • helm: 1 action(s) [inputs changed]",
+        "      - install helm v3.16.2",
+        "  ↷ docker: Docker 28.2 running",
+    ]
+
+
+def test_live_view_on_a_terminal_shows_the_same_marks() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=100, no_color=True)
+    drive(LiveReporter(console))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "✓ cluster: 2 action(s) (1m20s)" in text
+    assert "↷ docker: Docker 28.2 running" in text
+    assert "✗ users: roster.csv row 3" in text
+
+
+def test_a_pipe_gets_plain_lines() -> None:
+    assert type(make_reporter(io.StringIO())) is PlainReporter
