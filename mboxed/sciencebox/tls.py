@@ -306,6 +306,10 @@ class TrustStore:
             )
         else:
             refresh = " ".join(shlex.quote(a) for a in self.refresh)
+            if self.family == "debian":
+                # without --fresh, update-ca-certificates leaves the removed
+                # CA's symlinks (name and hash) dangling in /etc/ssl/certs
+                refresh += " --fresh"
             script = f"rm -f {shlex.quote(str(self.anchor))} && {refresh}"
         return ["sh", "-c", script]
 

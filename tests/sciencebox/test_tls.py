@@ -153,7 +153,7 @@ def test_trust_store_is_detected_per_distribution(
     assert install[1] == list(refresh)
     undo = store.undo_argv(Path("/x/ca.pem"), "AB")
     assert undo[:2] == ["sh", "-c"] and str(tmp_path / anchor) in undo[2]
-    assert undo[2].endswith(" ".join(refresh))
+    assert undo[2].endswith(" ".join(refresh) + (" --fresh" if family == "debian" else ""))
 
 
 def test_trust_store_on_macos_uses_the_system_keychain() -> None:

@@ -108,6 +108,8 @@ def test_trust_round_trip_on_this_host(tmp_path: Path) -> None:
             assert fetch(port, HOST, system_only) == b"hello over tls\n"
             Pipeline([make()]).down(ctx)
             assert not anchor.exists()
+            dangling = [p for p in Path("/etc/ssl/certs").iterdir() if not p.exists()]
+            assert dangling == []
             with pytest.raises(ssl.SSLCertVerificationError):
                 fetch(port, HOST, ssl.create_default_context())
         assert bundle.read_bytes() == saved
