@@ -1,0 +1,391 @@
+"""The smoke test: ScienceBox seen from outside, through the ingress.
+
+Connects to the ingress address (works before DNS or /etc/hosts know the
+name) and speaks TLS with SNI and Host = the public hostname, trusting only
+the deployment's local CA, the way a browser on this machine would once the
+CA is trusted.
+
+Checks (SCIENCEBOX.md "Healthy, seen from outside"):
+- https://HOST/sciencebox: the landing page (nginx-welcome-page; its
+  <title> reads "Science Box", sciencebox/files/sciencebox.html);
+- https://HOST/.well-known/openid-configuration: the oCIS IdP's discovery
+  document, whose `issuer` must be https://HOST (OpenID Connect Discovery 1.0
+  §4.3: it must equal the issuer the clients were configured with);
+- https://HOST/: CERNBox web (HTML);
+- https://HOST/swan/hub/health: JupyterHub (base_url /swan) answers 200;
+- a demo user authenticates at the IdP: oCIS's IdP is LibreGraph Connect
+  (Kopano konnect), whose login form POSTs JSON {"params": [user, password,
+  "1"]} to /signin/v1/identifier/_/logon with the `Kopano-Konnect-XSRF: 1`
+  header and a same-host Origin/Referer; it answers 200 {"success": true}
+  for good credentials and 204 otherwise (konnect identifier/handlers.go
+  handleLogon, secureHandler; identifier/modes.go ModeLogonUsernamePassword).
+  The IdP checks the password against LDAP, so this proves the generated
+  LDIF, the LDAP bind and the IdP's wiring end to end; a wrong password must
+  be refused too. What it does not do is drive a browser through CERNBox's
+  OIDC redirect dance.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+LOGON_PATH = "/signin/v1/identifier/_/logon"
+
+
+@dataclass(frozen=True)
+class Target:
+    hostname: str
+    address: str  # where the ingress listens, as seen from this machine
+    port: int = 443
+    ca_cert: str | None = None  # PEM of the local CA; None: system trust store
+    verify: bool = True  # False only for `tls: none` (the ingress's own fake cert)
+    swan: bool = True
+    cernbox: bool = True
+    user: tuple[str, str] | None = None  # a demo user's name and password
+    timeout: float = 15.0
+
+    @property
+    def base(self) -> str:
+        port = "" if self.port == 443 else f":{self.port}"
+        return f"https://{self.hostname}{port}"
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    url: str
+    ok: bool
+    detail: str
+    skipped: bool = False
+    hint: str = ""
+
+    def line(self) -> str:
+        mark = "↷" if self.skipped else ("✓" if self.ok else "✗")
+        return f"{mark} {self.name}: {self.detail} ({self.url})"
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok or c.skipped for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok and not c.skipped]
+
+    def summary(self) -> str:
+        ran = [c for c in self.checks if not c.skipped]
+        return f"{sum(c.ok for c in ran)}/{len(ran)} checks passed"
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [
+            {"check": c.name, "url": c.url, "ok": c.ok, "skipped": c.skipped, "detail": c.detail}
+            for c in self.checks
+        ]
+
+
+# --- HTTP over TLS to a fixed address -------------------------------------------------
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to `address`, with SNI, certificate name and Host all = `host`."""
+
+    def __init__(
+        self, host: str, port: int, address: str, context: ssl.SSLContext, timeout: float
+    ) -> None:
+        super().__init__(host, port, context=context, timeout=timeout)
+        self._address = address
+        self._tls = context
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def tls_context(target: Target) -> ssl.SSLContext:
+    if not target.verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=target.ca_cert)
+
+
+class Client:
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.context = tls_context(target)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        follow: int = 5,
+    ) -> Response:
+        """One request; redirects to the same host are followed (`follow` times)."""
+        for _ in range(follow + 1):
+            conn = _PinnedHTTPS(
+                self.target.hostname,
+                self.target.port,
+                self.target.address,
+                self.context,
+                self.target.timeout,
+            )
+            try:
+                conn.request(
+                    method,
+                    path,
+                    body=body,
+                    headers={"User-Agent": "mboxed-verify", **(headers or {})},
+                )
+                raw = conn.getresponse()
+                response = Response(
+                    raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read()
+                )
+            finally:
+                conn.close()
+            location = response.headers.get("location", "")
+            if response.status in (301, 302, 303, 307, 308) and location and method == "GET":
+                parts = urlsplit(location)
+                if parts.netloc and parts.hostname != self.target.hostname:
+                    return response
+                path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                continue
+            return response
+        return response
+
+
+def _failure(exc: BaseException, target: Target) -> tuple[str, str]:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"TLS certificate not trusted: {exc.verify_message}",
+            "the ingress does not serve the certificate of mboxed's CA: re-run `mboxed up "
+            "--only tls --only sciencebox`",
+        )
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc}", "is the ingress serving HTTPS on this port?"
+    if isinstance(exc, ConnectionRefusedError):
+        return (
+            f"connection refused at {target.address}:{target.port}",
+            "the ingress controller is not listening: check `mboxed status`",
+        )
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"no answer from {target.address}:{target.port}", "is the cluster running?"
+    return f"{type(exc).__name__}: {exc}", ""
+
+
+CheckFn = Callable[[Client, Target], Check]
+
+
+def _get(
+    name: str, path: str, judge: Callable[[Response, Target], tuple[bool, str, str]]
+) -> CheckFn:
+    def check(client: Client, target: Target) -> Check:
+        url = target.base + path
+        try:
+            response = client.request("GET", path)
+        except (OSError, http.client.HTTPException) as exc:
+            detail, hint = _failure(exc, target)
+            return Check(name, url, False, detail, hint=hint)
+        ok, detail, hint = judge(response, target)
+        return Check(name, url, ok, detail, hint=hint)
+
+    return check
+
+
+def _status_line(response: Response) -> str:
+    return f"HTTP {response.status}"
+
+
+def judge_landing(response: Response, target: Target) -> tuple[bool, str, str]:
+    if response.status != 200:
+        return False, _status_line(response), "the welcome page (nginx-welcome-page) is not served"
+    text = response.text().lower()
+    if "science box" in text or "sciencebox" in text:
+        return True, "ScienceBox landing page", ""
+    return False, "HTTP 200 but not the ScienceBox landing page", "another site answers this path"
+
+
+def judge_discovery(response: Response, target: Target) -> tuple[bool, str, str]:
+    hint = "the oCIS IdP (cernbox.ocis) is not reachable through the ingress"
+    if response.status != 200:
+        return False, _status_line(response), hint
+    try:
+        doc = json.loads(response.body)
+    except ValueError:
+        return False, "HTTP 200 but not JSON", hint
+    if not isinstance(doc, dict):
+        return False, "HTTP 200 but not a discovery document", hint
+    want = f"https://{target.hostname}"
+    issuer = str(doc.get("issuer", ""))
+    if issuer.rstrip("/") != want:
+        return (
+            False,
+            f"issuer is {issuer or '(none)'}, expected {want}",
+            "cernbox.ocis.env.IDP_ISS must be the public URL: check `mboxed values`",
+        )
+    for key in ("authorization_endpoint", "token_endpoint"):
+        if not str(doc.get(key, "")).startswith(want):
+            return False, f"{key} is {doc.get(key)!r}, not under {want}", hint
+    return True, f"issuer {issuer}", ""
+
+
+def judge_web(response: Response, target: Target) -> tuple[bool, str, str]:
+    if response.status != 200:
+        return False, _status_line(response), "CERNBox web (cernbox-web / oCIS proxy) is not served"
+    if "<html" not in response.text().lower():
+        return False, "HTTP 200 but no HTML page", "CERNBox web did not answer at /"
+    return True, "CERNBox web page", ""
+
+
+def judge_hub(response: Response, target: Target) -> tuple[bool, str, str]:
+    if response.status == 200:
+        return True, "JupyterHub healthy", ""
+    return False, _status_line(response), "JupyterHub (swan.jupyterhub) is not healthy yet"
+
+
+def logon(client: Client, target: Target, user: str, password: str) -> Response:
+    origin = target.base
+    body = json.dumps({"state": secrets.token_hex(8), "params": [user, password, "1"]}).encode()
+    return client.request(
+        "POST",
+        LOGON_PATH,
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Kopano-Konnect-XSRF": "1",
+            "Origin": origin,
+            "Referer": f"{origin}/signin/v1/identifier",
+        },
+        follow=0,
+    )
+
+
+def check_login(client: Client, target: Target) -> Check:
+    url = target.base + LOGON_PATH
+    if target.user is None:
+        return Check("demo user login", url, True, "no demo user to try", skipped=True)
+    user, password = target.user
+    name = f"{user} logs in"
+    try:
+        good = logon(client, target, user, password)
+        if good.status == 204:
+            return Check(
+                name,
+                url,
+                False,
+                f"the IdP refused {user}'s password",
+                hint="LDAP does not know this user/password: check `mboxed users list` and "
+                "the ldap pods",
+            )
+        if good.status != 200:
+            return Check(name, url, False, _status_line(good), hint="the IdP's logon failed")
+        try:
+            answer = json.loads(good.body)
+        except ValueError:
+            answer = {}
+        if not (isinstance(answer, dict) and answer.get("success") is True):
+            return Check(name, url, False, "the IdP did not confirm the logon")
+        bad = logon(client, target, user, password + "-wrong")
+        if bad.status != 204:
+            return Check(
+                name,
+                url,
+                False,
+                f"a wrong password was not refused (HTTP {bad.status})",
+                hint="the IdP accepts anything: check its LDAP configuration",
+            )
+    except (OSError, http.client.HTTPException) as exc:
+        detail, hint = _failure(exc, target)
+        return Check(name, url, False, detail, hint=hint)
+    return Check(name, url, True, "password accepted by the IdP, a wrong one refused")
+
+
+def checks_for(target: Target) -> list[tuple[str, str, CheckFn | None]]:
+    """(name, path, check) in order; check None = skipped, with why in name."""
+    return [
+        ("landing page", "/sciencebox", _get("landing page", "/sciencebox", judge_landing)),
+        (
+            "IdP discovery",
+            "/.well-known/openid-configuration",
+            _get("IdP discovery", "/.well-known/openid-configuration", judge_discovery),
+        ),
+        ("CERNBox web", "/", _get("CERNBox web", "/", judge_web) if target.cernbox else None),
+        (
+            "SWAN hub",
+            "/swan/hub/health",
+            _get("SWAN hub", "/swan/hub/health", judge_hub) if target.swan else None,
+        ),
+        ("demo user login", LOGON_PATH, check_login),
+    ]
+
+
+def run_smoke(target: Target) -> Report:
+    client = Client(target)
+    report = Report()
+    for name, path, check in checks_for(target):
+        if check is None:
+            report.checks.append(
+                Check(name, target.base + path, True, "component off in the profile", skipped=True)
+            )
+            continue
+        report.checks.append(check(client, target))
+    return report
+
+
+def run_until_healthy(
+    target: Target,
+    *,
+    timeout: float,
+    interval: float = 5.0,
+    progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Report:
+    """Run the smoke test until it passes or `timeout` runs out (routes and
+    the IdP often need a few seconds after pods turn Ready)."""
+    deadline = time.monotonic() + timeout
+    shown = ""
+    while True:
+        report = run_smoke(target)
+        line = report.summary()
+        if progress is not None and line != shown:
+            progress(line + ("" if report.ok else ": " + ", ".join(c.name for c in report.failed)))
+            shown = line
+        if report.ok or time.monotonic() >= deadline:
+            return report
+        sleep(interval)
+
+
+def describe_failures(checks: Sequence[Check]) -> str:
+    lines = []
+    for check in checks:
+        lines.append(f"  {check.line()}")
+        if check.hint:
+            lines.append(f"    hint: {check.hint}")
+    return "\n".join(lines)
