@@ -1,0 +1,138 @@
+"""Step `verify` and `mboxed verify` against a real HTTPS site on 127.0.0.1
+with a certificate from the local CA."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mboxed.cli import main
+from mboxed.engine import Pipeline
+from mboxed.errors import Deferred, MboxedError
+from mboxed.steps.verify import VerifyStep, pick_user
+from tests.sciencebox.https_site import Site, https_site
+from tests.steps.sciencebox_world import World, make_world
+
+HOST = "box.example.org"
+USERS = [
+    {"name": "reva", "password": "reva", "source": "classic"},
+    {"name": "admin", "password": "admin", "source": "classic"},
+    {"name": "einstein", "password": "relativity", "source": "classic"},
+]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Site, Path]]:
+    with https_site(tmp_path / "site", HOST) as served:
+        yield served
+
+
+def deployed(tmp_path: Path, served: Site, ca: Path, *overrides: str) -> World:
+    world = make_world(tmp_path, overrides=overrides)
+    world.record(
+        "cluster",
+        {"hostname": HOST, "ingress_address": "127.0.0.1", "https_port": served.port},
+    )
+    world.record("tls", {"ca_cert": str(ca)})
+    world.record("users", {"users": USERS})
+    world.record("ready", {"workloads": 27, "ready": 27})
+    return world
+
+
+def test_three_way_waits_for_the_site_then_has_nothing_to_do(
+    site: tuple[Site, Path], tmp_path: Path
+) -> None:
+    served, ca = site
+    served.pages["/swan/hub/health"] = (503, "text/plain", b"")
+    world = deployed(tmp_path, served, ca)
+    step = VerifyStep(timeout=30, interval=0.05)
+
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert plan.actions[0].summary == "wait for the smoke test to pass (failing: SWAN hub)"
+
+    threading.Timer(0.3, served.healthy).start()
+    assert Pipeline([step], retry_wait=0).up(world.ctx)[0].outcome == "done"
+    assert "verify: 5/5 checks passed" in world.out.getvalue()
+    assert world.ctx.outputs("verify")["summary"] == "5/5 checks passed"
+
+    assert Pipeline([step], retry_wait=0).up(world.ctx)[0].outcome == "skipped"
+
+
+def test_a_failing_smoke_test_fails_the_step_naming_the_check(
+    site: tuple[Site, Path], tmp_path: Path
+) -> None:
+    served, ca = site
+    served.issuer = "https://sciencebox.local"
+    served.healthy()
+    world = deployed(tmp_path, served, ca)
+    step = VerifyStep(timeout=0.2, interval=0.05)
+    with pytest.raises(MboxedError) as caught:
+        Pipeline([step], retry_wait=0).up(world.ctx)
+    assert "IdP discovery: issuer is https://sciencebox.local" in caught.value.message
+    assert "hint: cernbox.ocis.env.IDP_ISS" in caught.value.message
+
+
+def test_minimal_profile_skips_swan(site: tuple[Site, Path], tmp_path: Path) -> None:
+    served, ca = site
+    del served.pages["/swan/hub/health"]
+    world = make_world(tmp_path, profile="minimal")
+    world.record(
+        "cluster", {"hostname": HOST, "ingress_address": "127.0.0.1", "https_port": served.port}
+    )
+    world.record("tls", {"ca_cert": str(ca)})
+    world.record("users", {"users": USERS})
+    world.record("ready", {"workloads": 20})
+    facts = VerifyStep().facts(world.ctx)
+    assert facts.ok and facts.summary() == "4/4 checks passed"
+
+
+def test_deferred_until_ready(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    with pytest.raises(Deferred, match="after ready"):
+        VerifyStep().facts(world.ctx)
+
+
+@pytest.mark.parametrize(
+    ("users", "expected"),
+    [
+        (USERS, ("einstein", "relativity")),
+        ([{"name": "reva", "password": "reva"}, {"name": "student01", "password": "pw"}],
+         ("student01", "pw")),
+        ([{"name": "reva", "password": "reva"}], None),
+        ([], None),
+    ],
+)  # fmt: skip
+def test_pick_user_table(users: list[dict[str, str]], expected: tuple[str, str] | None) -> None:
+    assert pick_user(users) == expected
+
+
+def test_mboxed_verify_prints_each_check_and_exits_by_result(
+    site: tuple[Site, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served, ca = site
+    deployed(tmp_path, served, ca)  # same MBOXED_HOME as the CLI sees (tests/conftest.py)
+
+    main(["verify"])
+    out = capsys.readouterr().out
+    assert f"smoke test of https://{HOST}:{served.port} (via 127.0.0.1:{served.port})" in out
+    assert "✓ einstein logs in: password accepted by the IdP" in out
+    assert out.rstrip().endswith("5/5 checks passed")
+
+    served.pages["/"] = (502, "text/html", b"<html>Bad Gateway</html>")
+    with pytest.raises(SystemExit) as exited:
+        main(["verify", "--json"])
+    assert exited.value.code == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False
+    assert [c["check"] for c in data["checks"] if not c["ok"]] == ["CERNBox web"]
+
+
+def test_mboxed_verify_without_a_deployment_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["verify"])
+    assert exited.value.code == 1
+    assert "has no state: nothing to verify" in capsys.readouterr().err
