@@ -8,7 +8,7 @@ deployment and skips this step only while it still passes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mboxed.engine import Action, BaseStep, Context, Plan
@@ -18,7 +18,7 @@ from mboxed.sciencebox.smoke import Report, Target, describe_failures, run_smoke
 SERVICE_USERS = {"reva"}  # eos-user-cache-refresher's identity, not a person
 
 
-def pick_user(users: list[Mapping[str, Any]]) -> tuple[str, str] | None:
+def pick_user(users: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     """A demo user to log in with: einstein if there, else the first person."""
     people = [u for u in users if u.get("name") not in SERVICE_USERS and u.get("password")]
     for user in people:
