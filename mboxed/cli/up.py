@@ -26,3 +26,9 @@ def up(app: App, dry_run: bool, only: tuple[str, ...], from_: str | None) -> Non
     if missing and not only and not dry_run:
         click.echo("ScienceBox is not up: this build lacks the steps listed above.", err=True)
         sys.exit(1)
+    if not dry_run and any(
+        r.name == "summary" and r.outcome in ("done", "skipped") for r in _results
+    ):
+        from mboxed.steps.summary import render
+
+        click.echo(render(app.state.outputs("summary")))
