@@ -293,7 +293,7 @@ class DockerStep(BaseStep):
         elif manager == "brew":
             shell.run(["brew", "install", *packages], timeout=1800)
             for package in packages:
-                ctx.record("command", undo=["brew", "uninstall", package], root=False)
+                ctx.record("command", undo=["brew", "uninstall", package], root=False, check=False)
 
     def _start_dockerd(self, ctx: Context, action: Action) -> None:
         log_path = Path(action.detail["log"])

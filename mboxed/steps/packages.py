@@ -169,8 +169,13 @@ class PackagesStep(BaseStep):
             else:  # pragma: no cover - plan_packages only plans the three above
                 raise MboxedError(f"packages: unknown package manager {manager!r}")
             for package in packages:
+                # brew uninstall of a gone formula exits 1: a second `down` must not fail
                 ctx.record(
-                    "command", undo=[*undo, package], root=manager != "brew", package=package
+                    "command",
+                    undo=[*undo, package],
+                    root=manager != "brew",
+                    check=manager != "brew",
+                    package=package,
                 )
         return None
 

@@ -1,0 +1,258 @@
+"""The docker step: the plan as a table (facts in, actions out), and for
+real as root: start Debian's dockerd (no systemd here), verify it through the
+Docker SDK, apply again (nothing to do), and stop it again through `down`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mboxed.errors import MboxedError
+from mboxed.host import OsRelease
+from mboxed.profile import load_profile
+from mboxed.shell import Shell
+from mboxed.steps.docker import (
+    DEFAULT_PIDFILE,
+    DockerFacts,
+    DockerProbe,
+    DockerStep,
+    docker_endpoint,
+    dockerd_argv,
+    plan_docker,
+    probe_docker,
+    running_pids,
+    stop_daemon,
+)
+from tests.steps.host_world import make_world
+
+DEBIAN = OsRelease("debian", "12", (), "Debian GNU/Linux 12 (bookworm)")
+UP = DockerProbe(
+    "unix:///var/run/docker.sock",
+    cli="/usr/bin/docker",
+    daemon="/usr/sbin/dockerd",
+    reachable=True,
+    server_version="20.10.24+dfsg1",
+    storage_driver="overlay2",
+    cgroup_driver="cgroupfs",
+    cgroup_version="1",
+    root_dir="/var/lib/docker",
+)
+DOWN = DockerProbe(
+    "unix:///var/run/docker.sock",
+    cli="/usr/bin/docker",
+    daemon="/usr/sbin/dockerd",
+    error="no Docker socket",
+)
+ABSENT = DockerProbe("unix:///var/run/docker.sock", error="no Docker socket")
+
+
+def facts(**changes: Any) -> DockerFacts:
+    base = DockerFacts(
+        provider="minikube",
+        os="linux",
+        probe=UP,
+        release=DEBIAN,
+        package_manager="apt",
+        systemd=False,
+        user="root",
+        is_root=True,
+        group_exists=True,
+        user_in_group=True,
+        process_in_group=True,
+    )
+    return replace(base, **changes)
+
+
+def profile(*overrides: str) -> Any:
+    return load_profile("demo", overrides=list(overrides)).profile
+
+
+DIR = Path("/state/default")
+
+
+def summaries(f: DockerFacts, *overrides: str) -> list[str]:
+    return [a.summary for a in plan_docker(f, DIR, profile(*overrides)).actions]
+
+
+def test_running_engine_plans_nothing_and_says_what_runs() -> None:
+    plan = plan_docker(facts(), DIR, profile())
+    assert plan.empty
+    assert plan.reason == (
+        "Docker 20.10.24+dfsg1, storage overlay2, cgroup cgroupfs v1 at unix:///var/run/docker.sock"
+    )
+
+
+def test_existing_provider_needs_no_docker() -> None:
+    plan = plan_docker(facts(provider="existing", probe=ABSENT), DIR, profile())
+    assert plan.empty and "provider existing" in plan.reason
+
+
+def test_minikube_vm_driver_needs_no_docker() -> None:
+    plan = plan_docker(facts(probe=ABSENT), DIR, profile("provider.driver=kvm2"))
+    assert plan.empty and "kvm2" in plan.reason
+
+
+def test_debian_without_docker_installs_docker_io_and_starts_dockerd() -> None:
+    assert summaries(facts(probe=ABSENT)) == [
+        "install docker.io with apt",
+        f"start dockerd in the background (no systemd here); its log: {DIR}/dockerd.log",
+    ]
+
+
+def test_systemd_hosts_start_the_service() -> None:
+    assert summaries(facts(probe=DOWN, systemd=True)) == [
+        "start the docker service (systemctl start docker)"
+    ]
+
+
+def test_fedora_uses_moby_engine() -> None:
+    fedora = OsRelease("fedora", "40")
+    assert summaries(facts(probe=ABSENT, release=fedora, package_manager="dnf"))[0] == (
+        "install moby-engine with dnf"
+    )
+
+
+def test_rocky_uses_dockers_repository() -> None:
+    rocky = OsRelease("rocky", "9.4", ("rhel", "centos", "fedora"))
+    plan = plan_docker(facts(probe=ABSENT, release=rocky, package_manager="dnf"), DIR, profile())
+    action = plan.actions[0]
+    assert action.detail["packages"] == ("docker-ce", "docker-ce-cli", "containerd.io")
+    assert action.detail["repo"] == "https://download.docker.com/linux/centos/docker-ce.repo"
+
+
+def test_unknown_distribution_without_docker_is_a_clear_error() -> None:
+    arch = OsRelease("arch", "")
+    with pytest.raises(MboxedError, match="knows no package for arch"):
+        plan_docker(facts(probe=ABSENT, release=arch, package_manager=None), DIR, profile())
+
+
+def test_user_outside_the_docker_group_is_added_and_told_about_newgrp() -> None:
+    denied = replace(UP, reachable=False, error="permission denied on the Docker socket")
+    f = facts(
+        probe=denied,
+        user="alice",
+        is_root=False,
+        user_in_group=False,
+        process_in_group=False,
+    )
+    plan = plan_docker(f, DIR, profile())
+    assert [a.summary for a in plan.actions] == [
+        "add alice to the docker group (then `newgrp docker` or log in again)"
+    ]
+    assert plan.actions[0].detail == {"user": "alice", "newgrp": True}
+
+
+def test_sudo_user_is_added_even_when_root_can_reach_the_engine() -> None:
+    f = facts(user="alice", user_in_group=False, process_in_group=True)
+    assert summaries(f) == ["add alice to the docker group (then `newgrp docker` or log in again)"]
+
+
+def test_group_added_but_shell_not_yet_says_newgrp() -> None:
+    denied = replace(UP, reachable=False, error="permission denied on the Docker socket")
+    f = facts(probe=denied, user="alice", is_root=False, process_in_group=False)
+    plan = plan_docker(f, DIR, profile())
+    assert plan.empty and "newgrp docker" in plan.reason
+
+
+def test_a_running_engine_that_does_not_answer_is_never_restarted() -> None:
+    stuck = replace(DOWN, daemon_pids=(4242,), error="the Docker socket refuses connections")
+    with pytest.raises(MboxedError, match=r"dockerd is running \(pid 4242\)") as caught:
+        plan_docker(facts(probe=stuck), DIR, profile())
+    assert "does not restart" in caught.value.hint
+
+
+def test_macos_without_engine_installs_colima_with_brew() -> None:
+    mac = facts(os="darwin", probe=ABSENT, release=OsRelease("macos", "14.5"), brew=True)
+    if Path("/Applications/Docker.app").is_dir():  # pragma: no cover - not on Linux
+        pytest.skip("Docker Desktop present")
+    assert summaries(mac) == [
+        "install colima docker with brew",
+        "start the colima VM with Docker (colima start)",
+    ]
+
+
+def test_macos_without_engine_or_brew_says_what_to_install() -> None:
+    mac = facts(os="darwin", probe=ABSENT, release=OsRelease("macos", "14.5"), brew=False)
+    with pytest.raises(MboxedError, match="Homebrew is not installed"):
+        plan_docker(mac, DIR, profile())
+
+
+def test_dockerd_listens_where_docker_host_points() -> None:
+    assert dockerd_argv({}) == ["dockerd"]
+    assert dockerd_argv({"DOCKER_HOST": "unix:///var/run/docker.sock"}) == ["dockerd"]
+    assert dockerd_argv({"DOCKER_HOST": "unix:///tmp/d.sock"}) == [
+        "dockerd",
+        "-H",
+        "unix:///tmp/d.sock",
+    ]
+
+
+def test_endpoint_prefers_docker_host_then_existing_sockets(tmp_path: Path) -> None:
+    assert docker_endpoint({"DOCKER_HOST": "tcp://1.2.3.4:2375"}) == "tcp://1.2.3.4:2375"
+    colima = tmp_path / ".colima" / "default" / "docker.sock"
+    colima.parent.mkdir(parents=True)
+    colima.touch()
+    found = docker_endpoint({}, home=tmp_path)
+    assert found in ("unix:///var/run/docker.sock", f"unix://{colima}")
+    if not Path("/var/run/docker.sock").exists():
+        assert found == f"unix://{colima}"
+
+
+def test_probe_of_a_missing_socket_says_so(tmp_path: Path) -> None:
+    shell = Shell(env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock", "PATH": ""})
+    probe = probe_docker(shell, timeout=2)
+    assert not probe.reachable
+    assert probe.error == "no Docker socket"
+    assert probe.summary == "no Docker socket"
+
+
+# --- for real -------------------------------------------------------------------------------
+
+
+@pytest.mark.host
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(os.geteuid() != 0, reason="starts dockerd: root only (CI)")
+@pytest.mark.skipif(shutil.which("dockerd") is None, reason="needs Debian's docker.io")
+def test_docker_step_for_real(tmp_path: Path) -> None:
+    world = make_world(tmp_path, system_path=True)
+    step = DockerStep()
+    already = probe_docker(world.ctx.shell).reachable
+    try:
+        planned, applied, again = world.three_way(step)
+        outputs = world.ctx.state.step("docker").outputs
+        if already:
+            # An engine runs already: nothing to do, and it is left alone.
+            assert planned.outcome == "skipped" and applied.outcome == "skipped"
+        else:
+            assert planned.outcome == "planned"
+            assert planned.plan is not None
+            assert planned.plan.actions[0].kind == "start-dockerd"
+            assert applied.outcome == "done"
+            log = world.ctx.paths.deployment_dir("default") / "dockerd.log"
+            assert "API listen on" in log.read_text()
+        assert again.outcome == "skipped"
+        assert again.plan is not None and again.plan.reason.startswith("Docker ")
+        assert outputs["server_version"]
+        assert outputs["storage_driver"] and outputs["cgroup_driver"]
+        assert outputs["host"] == "unix:///var/run/docker.sock"
+        probe = probe_docker(world.ctx.shell)
+        assert probe.reachable and probe.server_version == outputs["server_version"]
+        if not already:
+            journal = world.ctx.journal("docker")
+            assert [e.kind for e in journal] == ["daemon_started"]
+            world.ctx.current_step = "docker"
+            step.undo(world.ctx, journal)
+            world.ctx.current_step = None
+            assert not probe_docker(world.ctx.shell, timeout=2).reachable
+            assert running_pids("dockerd") == ()
+            step.undo(world.ctx, journal)  # idempotent
+    finally:
+        if not already:
+            for entry in world.ctx.journal("docker"):
+                if entry.kind == "daemon_started":
+                    stop_daemon(world.ctx.shell, entry.data.get("pid"), Path(DEFAULT_PIDFILE))

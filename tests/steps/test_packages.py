@@ -1,0 +1,202 @@
+"""The packages step: parsers on captured output, the plan as a table, the
+three-way test through dnf and brew stand-ins, and for real with apt as root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from mboxed.engine import Context
+from mboxed.errors import MboxedError
+from mboxed.steps.packages import (
+    ESSENTIALS,
+    PackagesFacts,
+    PackagesStep,
+    apt_lists_stale,
+    parse_brew_list,
+    parse_dnf_list_installed,
+    parse_dpkg_query,
+    plan_packages,
+)
+from tests.steps.host_world import make_world
+
+# Captured on Debian 12: dpkg-query -W -f '${Package}\t${db:Status-Abbrev}\n' \
+#   curl ca-certificates socat conntrack sl   (the last three not installed;
+# dpkg-query says so on stderr and exits 1); plus a removed-with-config entry.
+DPKG_QUERY = "ca-certificates\tii \ncurl\tii \nlibfoo:amd64\tii \nsl\trc \n"
+
+# dnf 4 `dnf list --installed curl socat` (Fedora 40).
+DNF_LIST = """\
+Last metadata expiration check: 0:12:03 ago on Sun 24 Nov 2024 10:00:00 AM UTC.
+Installed Packages
+curl.x86_64                                  8.6.0-10.fc40                        @updates
+socat.x86_64                                 1.8.0.0-2.fc40                       @fedora
+"""
+
+
+def test_parse_dpkg_query_keeps_installed_only() -> None:
+    assert parse_dpkg_query(DPKG_QUERY) == {"ca-certificates", "curl", "libfoo"}
+
+
+def test_parse_dnf_list_installed() -> None:
+    assert parse_dnf_list_installed(DNF_LIST) == {"curl", "socat"}
+
+
+def test_parse_brew_list() -> None:
+    assert parse_brew_list("colima\ndocker\n\n") == {"colima", "docker"}
+
+
+@pytest.mark.parametrize(
+    ("facts", "summaries", "reason"),
+    [
+        (
+            PackagesFacts("apt", ESSENTIALS["apt"], frozenset({"curl", "ca-certificates"})),
+            ["install conntrack socat with apt"],
+            "",
+        ),
+        (
+            PackagesFacts("apt", ("curl",), frozenset(), apt_lists_stale=True),
+            ["install curl with apt (after apt-get update)"],
+            "",
+        ),
+        (
+            PackagesFacts("dnf", ESSENTIALS["dnf"], frozenset(ESSENTIALS["dnf"])),
+            [],
+            "ca-certificates, curl, conntrack-tools, socat already installed",
+        ),
+        (
+            PackagesFacts("brew", ESSENTIALS["brew"], frozenset()),
+            [],
+            "nothing needed from brew on this system",
+        ),
+    ],
+)
+def test_plan_table(facts: PackagesFacts, summaries: list[str], reason: str) -> None:
+    plan = plan_packages(facts)
+    assert [a.summary for a in plan.actions] == summaries
+    assert plan.reason == reason
+
+
+def test_no_package_manager_is_a_clear_error() -> None:
+    with pytest.raises(MboxedError, match="no package manager found"):
+        plan_packages(PackagesFacts(None, (), frozenset()))
+
+
+def test_apt_lists_age(tmp_path: Path) -> None:
+    assert apt_lists_stale(tmp_path)  # no lists at all
+    lists = tmp_path / "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"
+    lists.write_text("")
+    assert not apt_lists_stale(tmp_path)
+    assert apt_lists_stale(tmp_path, now=time.time() + 2 * 86400)
+
+
+# --- three ways, through the stand-ins ------------------------------------------------
+
+
+def test_dnf_three_way_and_down(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    world.fake("dnf")
+    world.seed(
+        "dnf",
+        {
+            "installed": {"curl": "8.6.0-10.fc40"},
+            "available": {"ca-certificates": "1", "conntrack-tools": "1", "socat": "1"},
+            "calls": [],
+            "repos": [],
+        },
+    )
+    step = PackagesStep()
+    planned, applied, again = world.three_way(step)
+    assert planned.outcome == "planned"
+    assert [a.summary for a in planned.plan.actions] == [  # type: ignore[union-attr]
+        "install ca-certificates conntrack-tools socat with dnf"
+    ]
+    assert applied.outcome == "done"
+    assert again.outcome == "skipped"
+    calls = world.fake_json("dnf")["calls"]
+    assert [c for c in calls if c[0] == "install"] == [
+        ["install", "-y", "ca-certificates", "conntrack-tools", "socat"]
+    ]
+    assert world.ctx.state.step("packages").outputs["manager"] == "dnf"
+
+    _down(world.ctx, step)
+    assert set(world.fake_json("dnf")["installed"]) == {"curl"}  # only what it installed
+    _down(world.ctx, step)  # idempotent
+
+
+def test_brew_three_way(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    world.fake("brew")
+    step = PackagesStep(wanted={"brew": ("jq",)})
+    planned, applied, again = world.three_way(step)
+    assert planned.plan is not None and planned.plan.actions[0].summary == "install jq with brew"
+    assert (applied.outcome, again.outcome) == ("done", "skipped")
+    assert world.fake_json("brew")["installed"] == {"jq": "1.7.1"}
+    _down(world.ctx, step)
+    assert world.fake_json("brew")["installed"] == {}
+    _down(world.ctx, step)  # brew uninstall of a gone formula exits 1: journaled as check=False
+
+
+def test_a_failed_install_leaves_nothing_journaled(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    world.fake("dnf")
+    world.seed("dnf", {"installed": {}, "available": {}, "calls": [], "repos": []})
+    step = PackagesStep(wanted={"dnf": ("no-such-package",)})
+    with pytest.raises(MboxedError, match="Unable to find a match: no-such-package"):
+        world.up(step)
+    assert world.ctx.journal("packages") == []
+    assert world.ctx.state.step("packages").status == "failed"
+
+
+def _down(ctx: Context, step: PackagesStep) -> None:
+    ctx.current_step = step.name
+    try:
+        step.undo(ctx, ctx.journal(step.name))
+    finally:
+        ctx.current_step = None
+
+
+# --- for real: apt as root --------------------------------------------------------------
+
+
+def _dpkg_installed(name: str) -> bool:
+    result = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Abbrev}", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode == 0 and result.stdout.startswith("ii")
+
+
+@pytest.mark.host
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(os.geteuid() != 0, reason="installs a package: root only (CI)")
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="needs apt")
+def test_apt_for_real_installs_sl_and_down_removes_it(tmp_path: Path) -> None:
+    if _dpkg_installed("sl"):
+        pytest.skip("sl is already installed here; the test would not own it")
+    world = make_world(tmp_path, system_path=True)
+    step = PackagesStep(wanted={"apt": ("sl",)})
+    try:
+        planned, applied, again = world.three_way(step)
+        assert planned.plan is not None
+        assert planned.plan.actions[0].summary.startswith("install sl with apt")
+        assert applied.outcome == "done"
+        assert again.outcome == "skipped"
+        assert again.plan is not None and again.plan.reason == "sl already installed"
+        assert _dpkg_installed("sl")
+        assert [e.data["undo"] for e in world.ctx.journal("packages")] == [
+            ["apt-get", "remove", "-y", "sl"]
+        ]
+        _down(world.ctx, step)
+        assert not _dpkg_installed("sl")
+        _down(world.ctx, step)  # idempotent: apt-get remove of a gone package exits 0
+    finally:
+        if _dpkg_installed("sl"):
+            subprocess.run(["apt-get", "remove", "-y", "-q", "sl"], check=False)
