@@ -451,7 +451,9 @@ _ValuesDumper.add_representer(str, _str)
 
 def dump_values(values: Mapping[str, Any]) -> str:
     """YAML for `helm -f`: readable block scalars, stable key order."""
-    return yaml.dump(dict(values), Dumper=_ValuesDumper, sort_keys=True, allow_unicode=True)
+    return yaml.dump(
+        dict(values), Dumper=_ValuesDumper, sort_keys=True, allow_unicode=True, width=1 << 30
+    )
 
 
 # --- masking ----------------------------------------------------------------------------------
