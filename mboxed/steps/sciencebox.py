@@ -85,16 +85,16 @@ def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix.rstrip(".") or "(all)"]
 
 
-def secret_strings(*sources: Any) -> Iterable[str]:
-    """Every string leaf of the secrets/users outputs: registered with the
-    shell so that helm's output of our values never reaches the log."""
-    for source in sources:
-        if isinstance(source, str):
-            yield source
-        elif isinstance(source, Mapping):
-            yield from secret_strings(*source.values())
-        elif isinstance(source, list | tuple):
-            yield from secret_strings(*source)
+def secret_strings(secrets: Mapping[str, Any], users: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The generated secrets and generated users' passwords: registered with
+    the shell so that helm's output of our values never reaches the log. The
+    classic demo passwords are public (and words like "admin" are everywhere),
+    as the users step also decides."""
+    found = [str(v) for v in secrets.values() if isinstance(v, str)]
+    found += [
+        str(u["password"]) for u in users if u.get("password") and u.get("source") != "classic"
+    ]
+    return found
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ class ScienceBoxStep(BaseStep):
 
     def _guard_secrets(self, ctx: Context) -> None:
         ctx.shell.add_secret(
-            *secret_strings(ctx.outputs("secrets"), ctx.outputs("users").get("users", []))
+            *secret_strings(ctx.outputs("secrets"), ctx.outputs("users").get("users") or [])
         )
 
     # -- contract -------------------------------------------------------------

@@ -320,3 +320,28 @@ def test_new_template_secrets_trigger_an_upgrade(tmp_path: Path) -> None:
     plan = step.plan(world.ctx, step.facts(world.ctx))
     assert "post-render config" in plan.actions[0].summary
     assert "rotated-" not in plan.actions[0].summary
+
+
+def test_with_the_real_values_and_post_renderer_of_this_deployment(tmp_path: Path) -> None:
+    """secrets, tls and users steps for real, then the install with what
+    values_for / config_for make of them: the file helm got carries the
+    hostname and no chart default secret; the post-renderer replaced the
+    template's hard-coded one."""
+    from mboxed.sciencebox.postrender import leftover_defaults
+    from mboxed.steps import secrets, tls, users
+
+    world = installed_world(tmp_path)
+    world.ctx.state.drop_step("secrets")
+    Pipeline([secrets.make(), tls.make(), users.make()], retry_wait=0).up(world.ctx)
+    step = ScienceBoxStep()
+    assert run(world, step) == "done"
+
+    sent = json.loads(world.helm_state()["values_files"][-1]["content"])
+    assert sent["cernbox"]["ocis"]["env"]["IDP_ISS"] == "https://box.example.org"
+    assert sent["nginx-welcome-page"]["ingress"]["hostname"] == "box.example.org"
+    text = json.dumps(sent)
+    for default in ("sciencebox.local", "Pive-Fumkiu4", "random_api_key"):
+        assert default not in text
+    (release,) = world.helm_state()["releases"].values()
+    assert release[-1]["manifest"] and not leftover_defaults(release[-1]["manifest"])
+    assert run(world, step) == "skipped"
