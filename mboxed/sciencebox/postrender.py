@@ -4,7 +4,8 @@
    replaced with the deployment's generated ones — the same values that
    values.py puts where the other end of each link reads them:
    - cernbox/templates/{gateway,authprovider-*,storageprovider-*}.yaml (revad TOML):
-     `jwt_secret = "POZSOrl..."` (all revad services share it),
+     `jwt_secret = "POZSOrl..."` (all revad services share it; oCIS gets it as
+     OCIS_JWT_SECRET),
      `transfer_shared_secret = "replace-me-with-a-transfer-secret"` (gateway
      and datagateway; oCIS gets it as STORAGE_TRANSFER_SECRET),
      `api_key = "random_api_key"` (machine auth; oCIS: OCIS_MACHINE_AUTH_API_KEY),

@@ -95,10 +95,13 @@ SPECS: tuple[SecretSpec, ...] = (
     SecretSpec("jupyterhub_crypt_key", "hex", "JupyterHub JUPYTERHUB_CRYPT_KEY"),
     SecretSpec("swan_oidc_client_secret", "hex", "OIDC client 'swan' (SWAN and the IdP)"),
     SecretSpec("eos_sss_keytab", "keytab", "EOS sss keytab (EOS, fusex, reva)"),
-    SecretSpec("ocis_jwt_secret", "hex", "oCIS OCIS_JWT_SECRET"),
     SecretSpec("ocis_transfer_secret", "hex", "oCIS/reva transfer secret"),
     SecretSpec("ocis_machine_auth_api_key", "hex", "oCIS/reva machine auth API key"),
-    SecretSpec("reva_jwt_secret", "hex", "reva jwt_secret (all revad services)"),
+    # One JWT secret for oCIS (OCIS_JWT_SECRET) and every revad (jwt_secret):
+    # the proxy mints the reva tokens the revad services verify, and oCIS's own
+    # embedded reva shares one secret the same way. (The chart ships two
+    # different defaults; equal keys can only make more tokens verify.)
+    SecretSpec("reva_jwt_secret", "hex", "JWT secret of oCIS and all revad services"),
     SecretSpec("supervisord_password", "password", "supervisord socket in the oCIS pod"),
 )
 

@@ -303,7 +303,7 @@ def build_values(
                     "IDP_ISS": url,
                     "OCIS_URL": url,
                     "LDAP_BIND_PASSWORD": s["ldap_readonly_password"],
-                    "OCIS_JWT_SECRET": s["ocis_jwt_secret"],
+                    "OCIS_JWT_SECRET": s["reva_jwt_secret"],
                     "STORAGE_TRANSFER_SECRET": s["ocis_transfer_secret"],
                     "OCIS_MACHINE_AUTH_API_KEY": s["ocis_machine_auth_api_key"],
                 },

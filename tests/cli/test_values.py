@@ -13,7 +13,7 @@ import yaml
 from mboxed.sciencebox import secrets as sb_secrets
 from mboxed.sciencebox import values as sv
 
-POSTRENDER_ONLY = {"reva_jwt_secret", "supervisord_password"}
+POSTRENDER_ONLY = {"supervisord_password"}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -64,7 +64,7 @@ def test_stored_secrets_are_masked_unless_asked_and_stable() -> None:
     assert "PRIVATE KEY" not in masked.stdout
     assert "secrets masked" in masked.stdout and "nothing was written" not in masked.stdout
     shown = mboxed("values", "--show-secrets")
-    # all but the two that only the post-renderer writes (revad jwt, supervisord)
+    # all but the one only the post-renderer writes (supervisord)
     in_values = {k: v for k, v in stored.items() if k not in POSTRENDER_ONLY}
     assert all(secret in shown.stdout for secret in sb_secrets.secret_values(in_values))
     again = mboxed("values", "--show-secrets")

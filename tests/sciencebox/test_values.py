@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mboxed.errors import Deferred, MboxedError
 from mboxed.profile import load_profile
+from mboxed.sciencebox import postrender
 from mboxed.sciencebox import secrets as sb_secrets
 from mboxed.sciencebox import tls as sb_tls
 from mboxed.sciencebox import users as sb_users
@@ -96,6 +97,30 @@ def test_passwords_repeated_by_the_chart_agree(values: dict[str, Any]) -> None:
     assert sv.get_path(values, "eos.mgm.ldapBindUsers.nslcd.config.ldap_bindpw") == readonly
     assert sv.get_path(values, "cernbox.ocis.env.LDAP_BIND_PASSWORD") == readonly
     assert len({admin, readonly, sv.get_path(values, "ldap.configPassword")}) == 3
+
+
+# post-render secret name -> the values path holding the other end of the link
+LINKED_ENDS = {
+    "reva_jwt_secret": "cernbox.ocis.env.OCIS_JWT_SECRET",
+    "ocis_transfer_secret": "cernbox.ocis.env.STORAGE_TRANSFER_SECRET",
+    "ocis_machine_auth_api_key": "cernbox.ocis.env.OCIS_MACHINE_AUTH_API_KEY",
+    "ldap_readonly_password": "ldap.env.LDAP_READONLY_USER_PASSWORD",
+    "mariadb_root_password": "mariadb.auth.rootPassword",
+    "swan_oidc_client_secret": "swan.jupyterhub.hub.config.KeyCloakAuthenticator.client_secret",
+}
+
+
+def test_values_and_post_renderer_put_the_same_secret_at_both_ends(
+    tmp_path: Path, values: dict[str, Any]
+) -> None:
+    ctx = make_ctx(tmp_path, overrides=[f"hostname={HOST}"])
+    config = postrender.config_for(ctx)
+    written = {value for _pattern, _literal, value in config["replacements"]}
+    for name, path in LINKED_ENDS.items():
+        assert sv.get_path(values, path) == ctx.outputs("secrets")[name]
+        assert ctx.outputs("secrets")[name] in written
+    named = {name for _p, _l, name in postrender.TEMPLATE_SECRETS}
+    assert named - set(LINKED_ENDS) == {"supervisord_password"}  # both ends in one template
 
 
 def test_tls_secret_is_on_every_ingress(values: dict[str, Any], tmp_path: Path) -> None:
@@ -204,7 +229,7 @@ def test_masking_hides_every_secret(tmp_path: Path, values: dict[str, Any]) -> N
 def test_masking_catches_secrets_the_profile_repeated(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, overrides=[f"hostname={HOST}"])
     run(ctx, secrets_step.make())
-    token = ctx.outputs("secrets")["ocis_jwt_secret"]
+    token = ctx.outputs("secrets")["reva_jwt_secret"]
     masked = sv.mask_secrets({"custom": {"note": f"jwt={token}"}}, extra=[token])
     assert masked == {"custom": {"note": f"jwt={sv.MASK}"}}
 
