@@ -1,0 +1,166 @@
+"""A world for the cluster providers and the cluster step: the Kubernetes API
+stand-in on 127.0.0.1, the `minikube`/`kind` stand-ins first on the shell's
+PATH (and, for kind, the kind-node `docker` stand-in), a kubeconfig, a hosts
+file and a download mirror of the test's own, and a real state file."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mboxed.engine import Context, Options, Pipeline, StepResult
+from mboxed.paths import Paths
+from mboxed.profile import load_profile
+from mboxed.providers.kind import INGRESS_NGINX_PATH
+from mboxed.shell import Shell
+from mboxed.state import State
+from mboxed.steps.cluster import ClusterStep
+from mboxed.ui import PlainReporter
+from tests.fakes.kube_api import RECORDED, KubeAPIServer
+
+FAKES = Path(__file__).resolve().parent.parent / "fakes"
+FAKE_BIN = FAKES / "bin"
+KIND_DOCKER = FAKES / "kind-docker"
+
+
+@dataclass
+class World:
+    tmp: Path
+    api: KubeAPIServer
+    ctx: Context
+    fake_state: Path
+    out: io.StringIO
+    mirror: str
+
+    @property
+    def hosts(self) -> Path:
+        return Path(self.ctx.shell.env["MBOXED_HOSTS_FILE"])
+
+    @property
+    def kubeconfig(self) -> Path:
+        return Path(self.ctx.shell.env["KUBECONFIG"])
+
+    def tool_state(self, tool: str) -> dict[str, Any]:
+        path = self.fake_state / f"{tool}.json"
+        return json.loads(path.read_text()) if path.exists() else {"calls": []}
+
+    def calls(self, tool: str) -> list[list[str]]:
+        """argv of every call the stand-ins recorded (argv[0] is the program)."""
+        return [[Path(c[0]).name, *c[1:]] for c in self.tool_state(tool)["calls"]]
+
+    def mutating_calls(self, tool: str) -> list[list[str]]:
+        reads = (["status"], ["profile", "list"], ["get", "clusters"], ["ip"], ["ps"], ["version"])
+        out = []
+        for call in self.calls(tool):
+            words = [w for w in call[1:] if not w.startswith("-")]
+            if not any(words[: len(r)] == r for r in reads):
+                out.append(call)
+        return out
+
+    def set_profile(self, *overrides: str) -> None:
+        self.ctx.profile = load_profile("demo", overrides=list(overrides)).profile
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline([ClusterStep()], retry_attempts=1, retry_wait=0)
+
+    def plan(self) -> StepResult:
+        self.ctx.options.dry_run = True
+        try:
+            return self.pipeline().up(self.ctx)[0]
+        finally:
+            self.ctx.options.dry_run = False
+
+    def up(self) -> StepResult:
+        return self.pipeline().up(self.ctx)[0]
+
+    def down(self) -> None:
+        self.pipeline().down(self.ctx)
+
+    def outputs(self) -> dict[str, Any]:
+        return dict(self.ctx.state.outputs("cluster"))
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def mirror_server(root: Path) -> Iterator[str]:
+    """A download mirror on 127.0.0.1 serving `root` (same paths as upstream)."""
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def make_world(
+    tmp_path: Path,
+    *overrides: str,
+    env: Mapping[str, str] | None = None,
+    options: Options | None = None,
+    offline: bool = True,
+) -> Iterator[World]:
+    fake_state = tmp_path / "fake-state"
+    fake_state.mkdir(parents=True, exist_ok=True)
+    mirror_root = tmp_path / "mirror"
+    manifest = mirror_root / INGRESS_NGINX_PATH.lstrip("/")
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text((RECORDED / "ingress-nginx-kind-deploy.yaml").read_text())
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost\n")
+    with KubeAPIServer(controllers=True) as api, mirror_server(mirror_root) as mirror:
+        shell_env = {
+            **os.environ,
+            # The stand-ins run on this interpreter (a `python3` shim, like
+            # pyenv's, would add a third of a second to every call).
+            "PATH": os.pathsep.join(
+                [
+                    str(FAKE_BIN),
+                    str(KIND_DOCKER),
+                    str(Path(sys.executable).parent),
+                    os.environ.get("PATH", ""),
+                ]
+            ),
+            "MBOXED_FAKE_STATE": str(fake_state),
+            "MBOXED_FAKE_KUBE_API": api.url,
+            "KUBECONFIG": str(tmp_path / "kube" / "config"),
+            "MBOXED_HOSTS_FILE": str(hosts),
+            **({"MBOXED_OFFLINE": "1"} if offline else {}),
+            **(env or {}),
+        }
+        paths = Paths.from_env(
+            {"MBOXED_HOME": str(tmp_path / "mboxed-home"), "HOME": str(tmp_path)}
+        )
+        state = State(paths.state_file("default"), "default")
+        out = io.StringIO()
+        opts = options or Options()
+        opts.mirror = mirror
+        ctx = Context(
+            deployment="default",
+            profile=load_profile("demo", overrides=list(overrides)).profile,
+            paths=paths,
+            shell=Shell(env=shell_env),
+            state=state,
+            reporter=PlainReporter(out),
+            options=opts,
+            profile_name="demo",
+        )
+        yield World(tmp_path, api, ctx, fake_state, out, mirror)

@@ -1,0 +1,335 @@
+"""Step `cluster` per provider, through the real engine, against the
+minikube/kind stand-ins and the Kubernetes API stand-in: plan on a fresh
+world, apply (converges), apply again (nothing run); stop → start → up;
+down reverts exactly the journal; reconcile instead of clobbering."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mboxed.engine import Options
+from mboxed.errors import MboxedError, ProfileError
+from mboxed.hostname import corefile_has
+from mboxed.providers import ClusterStatus
+from mboxed.providers.minikube import MinikubeProvider
+from mboxed.steps.cluster import ClusterFacts, make_provider, plan_cluster
+from tests.fakes.kube_api import load_object
+from tests.providers.world import World, make_world
+
+AS_ROOT = os.geteuid() == 0
+# As root, minikube's docker driver needs --force; --yes agrees to pass it.
+YES = Options(yes=True)
+
+
+def corefile(world: World) -> str:
+    cm = world.api.get("ConfigMap", "coredns", "kube-system")
+    assert cm is not None
+    return str(cm["data"]["Corefile"])
+
+
+# --- minikube -----------------------------------------------------------------------
+
+
+def test_minikube_three_way(tmp_path: Path) -> None:
+    with make_world(tmp_path, options=Options(yes=True)) as world:
+        planned = world.plan()
+        assert planned.outcome == "planned"
+        assert planned.plan is not None
+        assert planned.plan.actions[0].summary.startswith("create minikube cluster 'mboxed'")
+        assert world.mutating_calls("minikube") == []  # the dry run changed nothing
+        assert not world.kubeconfig.exists()
+
+        done = world.up()
+        assert done.outcome == "done"
+        starts = [c for c in world.calls("minikube") if c[1] == "start"]
+        expected = [
+            "minikube",
+            "start",
+            "-p",
+            "mboxed",
+            "--driver=docker",
+            "--cpus=4",
+            "--memory=8192mb",
+            "--disk-size=40960mb",
+            "--kubernetes-version=v1.31.0",
+            "--wait=apiserver,system_pods,node_ready",
+        ]
+        assert starts == [[*expected, "--force"] if AS_ROOT else expected]
+        assert ["minikube", "addons", "enable", "ingress", "-p", "mboxed"] in world.calls(
+            "minikube"
+        )
+        out = world.outputs()
+        assert out["provider"] == "minikube"
+        assert out["context"] == "mboxed"
+        assert out["kubeconfig"] == str(world.kubeconfig)
+        assert out["ingress_address"] == "192.168.49.2"
+        assert out["hostname"] == "mboxed.test"
+        assert out["https_port"] == 443
+        assert out["created_by_mboxed"] is True
+        assert "192.168.49.2 mboxed.test  # mboxed" in world.hosts.read_text()
+        assert corefile_has(corefile(world), "192.168.49.2", "mboxed.test")
+
+        before = len(world.calls("minikube"))
+        again = world.up()
+        assert again.outcome == "skipped"
+        assert again.plan is not None and "running" in again.plan.reason
+        assert world.mutating_calls("minikube")[before:] == []
+        assert world.hosts.read_text().count("mboxed.test") == 1
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="minikube's root check applies only to root")
+def test_minikube_as_root_says_what_the_docker_driver_needs(tmp_path: Path) -> None:
+    with make_world(tmp_path) as world:  # no --yes, no --force, no TTY
+        with pytest.raises(MboxedError) as err:
+            world.up()
+        assert "DRV_AS_ROOT" in err.value.message
+        assert "--force" in err.value.hint
+        assert [c for c in world.calls("minikube") if c[1] == "start"] == []
+
+
+def test_stop_start_up_converges(tmp_path: Path) -> None:
+    with make_world(tmp_path, options=Options(yes=True)) as world:
+        world.up()
+        provider = make_provider(world.ctx)
+        assert isinstance(provider, MinikubeProvider)
+        provider.allow_root = True
+        provider.stop(lambda _: None)
+        assert provider.status().state == "Stopped"
+        planned = world.plan()
+        assert planned.plan is not None
+        assert planned.plan.actions[0].kind == "start"
+        assert world.up().outcome == "done"
+        assert provider.status().running
+        assert world.up().outcome == "skipped"
+        starts = [c for c in world.calls("minikube") if c[1] == "start"]
+        assert starts[-1][:4] == ["minikube", "start", "-p", "mboxed"]
+        assert len(starts) == 2  # created once, started once
+
+
+def test_down_reverts_exactly_the_journal(tmp_path: Path) -> None:
+    with make_world(tmp_path, options=Options(yes=True)) as world:
+        world.hosts.write_text(world.hosts.read_text() + "10.0.0.9 other.example  # the user's\n")
+        world.up()
+        kinds = [e.kind for e in world.ctx.journal("cluster")]
+        assert kinds == ["cluster_created", "line_added", "coredns_entry"]
+        world.down()
+        assert ["minikube", "delete", "-p", "mboxed"] in world.calls("minikube")
+        assert "mboxed.test" not in world.hosts.read_text()
+        assert "10.0.0.9 other.example  # the user's" in world.hosts.read_text()
+        assert world.tool_state("minikube")["profiles"] == {}
+        world.down()  # idempotent: nothing left to revert, nothing run
+        assert world.calls("minikube").count(["minikube", "delete", "-p", "mboxed"]) == 1
+
+
+def test_down_never_deletes_a_cluster_mboxed_did_not_create(tmp_path: Path) -> None:
+    with make_world(tmp_path, options=Options(yes=True)) as world:
+        # The user made the profile themselves, before mboxed ran.
+        argv = ["minikube", "start", "-p", "mboxed", "--cpus=4", "--memory=8192mb"]
+        argv += ["--disk-size=40960mb", "--kubernetes-version=v1.31.0"]
+        world.ctx.shell.run(argv + (["--force"] if AS_ROOT else []))
+        done = world.up()
+        assert done.outcome == "done"  # reused: only the ingress and the hostname
+        assert world.outputs()["created_by_mboxed"] is False
+        assert [e.kind for e in world.ctx.journal("cluster")] == ["line_added", "coredns_entry"]
+        world.down()
+        assert not [c for c in world.calls("minikube") if c[1] == "delete"]
+        assert world.tool_state("minikube")["profiles"]["mboxed"]["state"] == "Running"
+        assert not corefile_has(corefile(world), "192.168.49.2", "mboxed.test")
+
+
+def test_a_cluster_with_other_settings_is_a_diff_not_clobbered(tmp_path: Path) -> None:
+    with make_world(tmp_path, options=Options(yes=True)) as world:
+        world.up()
+        world.set_profile("provider.cpus=6")
+        planned = world.plan()
+        assert planned.plan is not None
+        first = planned.plan.actions[0]
+        assert first.kind == "recreate"
+        assert "cpus: 4 → 6" in first.summary
+        world.ctx.options = Options()  # no --yes, no --force, no TTY: refuse
+        with pytest.raises(MboxedError) as err:
+            world.up()
+        assert "cpus: 4 → 6" in err.value.message
+        assert "--force" in err.value.hint
+        assert not [c for c in world.calls("minikube") if c[1] == "delete"]
+        world.ctx.options = Options(force=True)
+        assert world.up().outcome == "done"
+        assert ["minikube", "delete", "-p", "mboxed"] in world.calls("minikube")
+        assert world.tool_state("minikube")["profiles"]["mboxed"]["cpus"] == 6
+
+
+def test_an_unowned_cluster_with_other_settings_is_never_recreated(tmp_path: Path) -> None:
+    with make_world(tmp_path, options=Options(force=True)) as world:
+        argv = ["minikube", "start", "-p", "mboxed", "--cpus=2", "--memory=4096mb"]
+        world.ctx.shell.run(argv + (["--force"] if AS_ROOT else []))
+        with pytest.raises(MboxedError) as err:
+            world.up()
+        assert "did not create it" in err.value.message
+        assert not [c for c in world.calls("minikube") if c[1] == "delete"]
+
+
+# --- kind ---------------------------------------------------------------------------
+
+
+def test_kind_three_way(tmp_path: Path) -> None:
+    with make_world(tmp_path, "provider.name=kind") as world:
+        planned = world.plan()
+        assert planned.plan is not None
+        summary = planned.plan.actions[0].summary
+        assert summary.startswith("create kind cluster 'mboxed' from kindest/node:v1.31.0@sha256:")
+        assert world.mutating_calls("kind") == []
+
+        assert world.up().outcome == "done"
+        creates = [c for c in world.calls("kind") if c[1:3] == ["create", "cluster"]]
+        config = world.ctx.paths.deployment_dir("default") / "kind-mboxed.yaml"
+        assert creates == [
+            [
+                "kind",
+                "create",
+                "cluster",
+                "--name",
+                "mboxed",
+                "--config",
+                str(config),
+                "--wait",
+                "5m",
+            ]
+        ]
+        parsed = yaml.safe_load(config.read_text())
+        assert parsed["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+        # The ingress-nginx manifest came from the mirror and was applied.
+        assert world.api.get("Deployment", "ingress-nginx-controller", "ingress-nginx")
+        assert world.api.get("IngressClass", "nginx")
+        out = world.outputs()
+        assert out["context"] == "kind-mboxed"
+        assert out["ingress_address"] == "172.18.0.2"  # the ingress-ready node's InternalIP
+        assert out["created_by_mboxed"] is True
+
+        before = len(world.calls("kind"))
+        assert world.up().outcome == "skipped"
+        assert world.mutating_calls("kind")[before:] == []
+
+
+def test_kind_create_twice_fails_like_the_real_one(tmp_path: Path) -> None:
+    with make_world(tmp_path, "provider.name=kind") as world:
+        world.ctx.shell.run(["kind", "create", "cluster", "--name", "x"])
+        result = world.ctx.shell.run(["kind", "create", "cluster", "--name", "x"], check=False)
+        assert result.returncode == 1
+        assert 'node(s) already exist for a cluster with the name "x"' in result.stderr
+
+
+def test_kind_stop_start_and_down(tmp_path: Path) -> None:
+    with make_world(tmp_path, "provider.name=kind") as world:
+        world.up()
+        provider = make_provider(world.ctx)
+        provider.stop(lambda _: None)
+        assert ["docker", "stop", "mboxed-control-plane"] in world.calls("kind")
+        assert provider.status().state == "Stopped"
+        assert world.up().outcome == "done"
+        assert ["docker", "start", "mboxed-control-plane"] in world.calls("kind")
+        assert world.up().outcome == "skipped"
+        world.down()
+        assert ["kind", "delete", "cluster", "--name", "mboxed"] in world.calls("kind")
+        assert world.tool_state("kind")["clusters"] == {}
+        assert "mboxed.test" not in world.hosts.read_text()
+
+
+# --- existing -----------------------------------------------------------------------
+
+
+def test_existing_three_way_creates_nothing_cluster_wide(tmp_path: Path) -> None:
+    overrides = ("provider.name=existing", "provider.context=prod", "hostname=box.example.org")
+    with make_world(tmp_path, *overrides) as world:
+        world.api.write_kubeconfig(world.kubeconfig, context="prod")
+        for name in ("node-kind-ready.json", "ingressclass-nginx.json"):
+            world.api.add(load_object(name))
+        before = {k: list(v) for k, v in world.api.store.items()}
+        planned = world.plan()
+        assert planned.outcome == "skipped"
+        assert world.up().outcome == "skipped"
+        out = world.outputs()
+        assert out["provider"] == "existing"
+        assert out["context"] == "prod"
+        assert out["hostname"] == "box.example.org"
+        assert out["created_by_mboxed"] is False
+        assert {k: list(v) for k, v in world.api.store.items()} == before
+        assert [m for m, _ in world.api.requests if m != "GET" and m != "POST"] == []
+        posts = [p for m, p in world.api.requests if m == "POST"]
+        assert posts and all("selfsubjectaccessreviews" in p for p in posts)
+        world.down()  # nothing journaled: nothing touched
+        assert world.api.objects("Node")
+
+
+def test_existing_missing_context_is_named(tmp_path: Path) -> None:
+    overrides = ("provider.name=existing", "provider.context=no-such-context")
+    with make_world(tmp_path, *overrides) as world:
+        world.api.write_kubeconfig(world.kubeconfig, context="prod")
+        with pytest.raises(ProfileError) as err:
+            world.plan()
+        assert "'no-such-context'" in err.value.message
+        assert "prod" in err.value.hint
+
+
+def test_existing_without_permissions_or_ingress_class_fails_clearly(tmp_path: Path) -> None:
+    overrides = ("provider.name=existing", "provider.context=prod")
+    with make_world(tmp_path, *overrides) as world:
+        world.api.write_kubeconfig(world.kubeconfig, context="prod")
+        world.api.add(load_object("node-kind-ready.json"))
+        world.api.access = lambda attrs: attrs.get("resource") != "daemonsets"
+        with pytest.raises(MboxedError) as err:
+            world.up()
+        assert "create daemonsets.apps in namespace default" in err.value.message
+        world.api.access = lambda attrs: True
+        with pytest.raises(MboxedError) as err:
+            world.up()
+        assert "no IngressClass" in err.value.message
+        assert world.api.objects("IngressClass") == []
+
+
+# --- the plan as a table --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("facts", "kinds"),
+    [
+        (
+            ClusterFacts("minikube", "mboxed", tool_missing="minikube"),
+            ["create", "ingress", "hostname"],
+        ),
+        (
+            ClusterFacts("minikube", "mboxed", status=ClusterStatus.absent()),
+            ["create", "ingress", "hostname"],
+        ),
+        (
+            ClusterFacts("minikube", "mboxed", status=ClusterStatus(True, False, "Stopped")),
+            ["start", "ingress", "hostname"],
+        ),
+        (
+            ClusterFacts(
+                "minikube",
+                "mboxed",
+                status=ClusterStatus(True, True, "Running"),
+                diff=["cpus: 2 → 4"],
+            ),
+            ["recreate", "ingress", "hostname"],
+        ),
+        (
+            ClusterFacts(
+                "minikube",
+                "mboxed",
+                status=ClusterStatus(True, True, "Running"),
+                nodes_ready=True,
+                ingress_ready=False,
+            ),
+            ["ingress"],
+        ),
+    ],
+)
+def test_plan_table(tmp_path: Path, facts: ClusterFacts, kinds: list[str]) -> None:
+    with make_world(tmp_path) as world:
+        plan = plan_cluster(facts, make_provider(world.ctx))
+        assert [a.kind for a in plan.actions] == kinds
