@@ -117,8 +117,14 @@ def _sudo_state(shell: Any) -> str:
     return "passwordless" if result.ok else "password"
 
 
-def gather(shell: Any, mirror: str | None = None, ports: Sequence[int] = (80, 443)) -> Snapshot:
-    """Read the host for the checks. No side effects."""
+def gather(
+    shell: Any,
+    mirror: str | None = None,
+    ports: Sequence[int] = (80, 443),
+    network: bool = True,
+) -> Snapshot:
+    """Read the host for the checks. No side effects. With `network`, also try
+    a TCP connection to each download host (or the mirror)."""
     from mboxed.host import user_in_group
     from mboxed.steps.docker import probe_docker
 
@@ -130,7 +136,7 @@ def gather(shell: Any, mirror: str | None = None, ports: Sequence[int] = (80, 44
         disk_path = str(Path(shell.env.get("HOME") or Path.home()))
     else:
         disk_path = "/var/lib/docker"
-    hosts = download_hosts(mirror)
+    hosts = download_hosts(mirror) if network else []
     with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
         reach = dict(zip(hosts, pool.map(probe_host, hosts), strict=True))
     return Snapshot(
@@ -386,7 +392,9 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
         )
     )
 
-    # Downloads
+    # Downloads (not probed by `mboxed plan`: a dry run stays off the network)
+    if not snap.reach:
+        return checks
     bad = {host_: err for host_, err in snap.reach.items() if err}
     hosts = ", ".join(snap.reach)
     if bad:
@@ -477,7 +485,7 @@ class PreflightStep(BaseStep):
         return {"provider": ctx.profile.provider.model_dump(mode="json")}
 
     def facts(self, ctx: Context) -> PreflightFacts:
-        snap = gather(ctx.shell, ctx.options.mirror)
+        snap = gather(ctx.shell, ctx.options.mirror, network=not ctx.options.dry_run)
         checks = evaluate(snap, ctx.profile, ctx.options.mirror)
         return PreflightFacts(tuple(checks), snap.host.platform, snap.host.package_manager)
 
