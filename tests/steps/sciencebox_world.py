@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,11 @@ def make_world(
     fake_state.mkdir(parents=True, exist_ok=True)
     shell_env = {
         **os.environ,
-        "PATH": f"{FAKE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        # this interpreter's directory second: `#!/usr/bin/env python3` of the
+        # fakes then starts it directly, not through a slow pyenv shim
+        "PATH": os.pathsep.join(
+            [str(FAKE_BIN), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+        ),
         "MBOXED_FAKE_STATE": str(fake_state),
         **(env or {}),
     }
