@@ -1,0 +1,112 @@
+"""kind: config rendering, host ports, parsers, the pinned node image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mboxed.errors import ProfileError
+from mboxed.providers import ClusterSpec
+from mboxed.providers.kind import (
+    INGRESS_NGINX_PATH,
+    KindProvider,
+    choose_host_ports,
+    image_version,
+    ingress_manifest_url,
+    node_address,
+    node_image,
+    parse_clusters,
+    parse_node_containers,
+    render_config,
+)
+from tests.fakes.kube_api import load_object
+from tests.providers.world import make_world
+
+
+def test_parse_clusters_on_captured_output() -> None:
+    # `kind get clusters` with two clusters (stdout), and with none (stdout
+    # empty; "No kind clusters found." goes to stderr).
+    assert parse_clusters("kind\nmboxed\n") == ["kind", "mboxed"]
+    assert parse_clusters("") == []
+    assert parse_clusters("No kind clusters found.\n") == []
+
+
+def test_parse_node_containers_and_image_version() -> None:
+    out = (
+        "mboxed-control-plane\trunning\tkindest/node:v1.31.0@sha256:53df588e04085fd41ae12de0c3fe"
+        "4c72f7013bba32a20e7325357a1ac94ba865\nmboxed-worker\texited\tkindest/node:v1.31.0\n"
+    )
+    nodes = parse_node_containers(out)
+    assert [(n.name, n.state) for n in nodes] == [
+        ("mboxed-control-plane", "running"),
+        ("mboxed-worker", "exited"),
+    ]
+    assert image_version(nodes[0].image) == "v1.31.0"
+    assert image_version("kindest/node") is None
+
+
+def test_node_image_is_pinned_by_digest() -> None:
+    assert node_image("v1.31.0") == (
+        "kindest/node:v1.31.0@sha256:53df588e04085fd41ae12de0c3fe4c72f7013bba32a20e7325357a1ac94ba865"
+    )
+    with pytest.raises(ProfileError) as err:
+        node_image("v1.99.0")
+    assert "v1.31.0" in err.value.hint
+
+
+def test_config_maps_ingress_ports_and_labels_the_node() -> None:
+    spec = ClusterSpec("kind", "mboxed", kubernetes_version="v1.30.4")
+    config = yaml.safe_load(render_config(spec, 8080, 8443))
+    assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    assert config["name"] == "mboxed"
+    [node] = config["nodes"]
+    assert node["role"] == "control-plane"
+    assert node["image"].startswith("kindest/node:v1.30.4@sha256:")
+    patch = yaml.safe_load(node["kubeadmConfigPatches"][0])
+    assert patch["kind"] == "InitConfiguration"
+    assert patch["nodeRegistration"]["kubeletExtraArgs"]["node-labels"] == "ingress-ready=true"
+    assert node["extraPortMappings"] == [
+        {"containerPort": 80, "hostPort": 8080, "protocol": "TCP"},
+        {"containerPort": 443, "hostPort": 8443, "protocol": "TCP"},
+    ]
+
+
+def test_other_host_ports_when_80_and_443_are_taken() -> None:
+    assert choose_host_ports(lambda port: True) == (80, 443)
+    assert choose_host_ports(lambda port: port not in (80, 443)) == (8080, 8443)
+
+
+def test_manifest_url_is_pinned_and_mirrorable() -> None:
+    assert ingress_manifest_url(None) == (
+        "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.11.2"
+        "/deploy/static/provider/kind/deploy.yaml"
+    )
+    assert ingress_manifest_url("http://127.0.0.1:9/") == "http://127.0.0.1:9" + INGRESS_NGINX_PATH
+
+
+def test_node_address_prefers_the_ingress_ready_node() -> None:
+    plain = load_object("node-minikube-ready.json")
+    ingress = load_object("node-kind-ready.json")
+    assert node_address([plain, ingress], prefer_label="ingress-ready") == "172.18.0.2"
+    assert node_address([plain]) == "192.168.49.2"
+
+
+def test_taken_ports_are_remapped_for_real(tmp_path: Path) -> None:
+    with make_world(tmp_path, "provider.name=kind") as world:
+        provider = KindProvider(
+            ClusterSpec("kind", "mboxed"),
+            world.ctx.shell,
+            config_dir=tmp_path,
+            is_free=lambda port: port not in (80, 443),
+        )
+        notes: list[str] = []
+        assert provider.ensure(notes.append) is True
+        assert provider.host_ports == (8080, 8443)
+        assert any("8080/8443" in n for n in notes)
+        assert world.tool_state("kind")["clusters"]["mboxed"]["host_ports"] == [8080, 8443]
+        # ensure again: the cluster runs, nothing is created
+        assert provider.ensure(notes.append) is False
+        creates = [c for c in world.calls("kind") if c[1:3] == ["create", "cluster"]]
+        assert len(creates) == 1
