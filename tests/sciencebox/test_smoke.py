@@ -173,3 +173,16 @@ def test_report_json_is_machine_readable(site: tuple[Site, Path]) -> None:
         "skipped": False,
         "detail": "ScienceBox landing page",
     }
+
+
+def test_an_unreachable_ingress_is_tried_once_not_per_check(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(make_ca("x").cert_pem)
+    report = run_smoke(Target(HOST, "127.0.0.1", port, str(ca), user=("einstein", "x")))
+    details = [c.detail for c in report.checks]
+    assert details[0] == f"connection refused at 127.0.0.1:{port}"
+    assert details[1:] == [f"not tried: connection refused at 127.0.0.1:{port}"] * 4
+    assert not report.ok
