@@ -9,7 +9,9 @@ caller says mboxed created it (the cluster step journals that at creation).
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +176,17 @@ def provider_for(
         f"provider.name {spec.provider!r} is not a cluster provider",
         hint="use one of: " + ", ".join(PROVIDERS),
     )
+
+
+def host_port_free(port: int) -> bool:
+    """False only when something already listens on the port. (EACCES just
+    means we may not bind a low port ourselves; dockerd, as root, can.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError as exc:
+            return exc.errno != errno.EADDRINUSE
+    return True
 
 
 def kubeconfig_from_env(env: Mapping[str, str]) -> str:

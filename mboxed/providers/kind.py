@@ -23,9 +23,7 @@ Upstream facts:
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import socket
 import sys
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -43,6 +41,7 @@ from mboxed.providers import (
     ClusterSpec,
     ClusterStatus,
     Progress,
+    host_port_free,
     kubeconfig_from_env,
 )
 
@@ -159,17 +158,6 @@ def render_config(spec: ClusterSpec, http_port: int, https_port: int) -> str:
     return header + yaml.safe_dump(config, sort_keys=False)
 
 
-def host_port_free(port: int) -> bool:
-    """False only when something already listens on the port. (EACCES just
-    means we may not bind a low port ourselves; dockerd, as root, can.)"""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("0.0.0.0", port))
-        except OSError as exc:
-            return exc.errno != errno.EADDRINUSE
-    return True
-
-
 def ingress_manifest_url(mirror: str | None) -> str:
     base = mirror.rstrip("/") if mirror else INGRESS_NGINX_HOST
     return base + INGRESS_NGINX_PATH
@@ -240,10 +228,9 @@ class KindProvider:
         return {"kubernetes_version": self.spec.kubernetes_version}
 
     def create_summary(self) -> str:
-        return (
-            f"create kind cluster {self.spec.name!r} from {node_image(self.spec.kubernetes_version)}"
-            " (host ports 80/443, or the next free ones)"
-        )
+        image = node_image(self.spec.kubernetes_version)
+        ports = "host ports 80/443, or the next free ones"
+        return f"create kind cluster {self.spec.name!r} from {image} ({ports})"
 
     def kube_context(self) -> str:
         return f"kind-{self.spec.name}"

@@ -17,6 +17,7 @@ Formats and exit codes come from upstream kubernetes/minikube:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from mboxed.providers import (
     ClusterSpec,
     ClusterStatus,
     Progress,
+    host_port_free,
     kubeconfig_from_env,
 )
 
@@ -121,8 +123,11 @@ def parse_profile_list(stdout: str) -> list[MinikubeProfile]:
     return out
 
 
-def start_argv(binary: str, spec: ClusterSpec, *, force: bool) -> list[str]:
-    """The `minikube start` that creates the profile's cluster."""
+def start_argv(binary: str, spec: ClusterSpec, *, force: bool, publish: bool = False) -> list[str]:
+    """The `minikube start` that creates the profile's cluster. `publish`
+    also exposes the node's 80/443 (where the ingress addon listens) on the
+    host's 80/443 (--ports, docker/podman drivers), so the ingress answers on
+    the host's own addresses too — what a VM with forwarded ports needs."""
     argv = [
         binary,
         "start",
@@ -135,6 +140,8 @@ def start_argv(binary: str, spec: ClusterSpec, *, force: bool) -> list[str]:
         f"--kubernetes-version={spec.kubernetes_version}",
         "--wait=apiserver,system_pods,node_ready",
     ]
+    if publish and spec.driver in ("docker", "podman"):
+        argv += ["--ports=80:80", "--ports=443:443"]
     return [*argv, "--force"] if force else argv
 
 
@@ -144,10 +151,18 @@ def start_argv(binary: str, spec: ClusterSpec, *, force: bool) -> list[str]:
 class MinikubeProvider:
     name = "minikube"
 
-    def __init__(self, spec: ClusterSpec, shell: Any, *, binary: str = "minikube") -> None:
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        shell: Any,
+        *,
+        binary: str = "minikube",
+        is_free: Callable[[int], bool] = host_port_free,
+    ) -> None:
         self.spec = spec
         self.shell = shell
         self.binary = binary
+        self.is_free = is_free
         # Set by the caller once the user agreed (--force / yes) that minikube
         # may run the docker driver as root with its own --force.
         self.allow_root = False
@@ -234,7 +249,12 @@ class MinikubeProvider:
             self.start(progress)
             return False
         progress(self.create_summary())
-        self.shell.run(start_argv(self.binary, self.spec, force=self._force()), timeout=1800)
+        force = self._force()
+        publish = self.is_free(80) and self.is_free(443)
+        if not publish:
+            progress("host ports 80/443 are taken: the ingress answers on the minikube IP only")
+        argv = start_argv(self.binary, self.spec, force=force, publish=publish)
+        self.shell.run(argv, timeout=1800)
         return True
 
     def start(self, progress: Progress) -> None:

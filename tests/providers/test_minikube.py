@@ -126,6 +126,8 @@ def test_start_argv_is_what_the_profile_asks() -> None:
         "--wait=apiserver,system_pods,node_ready",
     ]
     assert start_argv("minikube", spec, force=True)[-1] == "--force"
+    published = start_argv("minikube", spec, force=False, publish=True)
+    assert published[-2:] == ["--ports=80:80", "--ports=443:443"]
 
 
 def test_missing_binary_is_reported_not_run(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import yaml
 from mboxed.engine import Options
 from mboxed.errors import MboxedError, ProfileError
 from mboxed.hostname import corefile_has
-from mboxed.providers import ClusterStatus
+from mboxed.providers import ClusterStatus, host_port_free
 from mboxed.providers.minikube import MinikubeProvider
 from mboxed.steps.cluster import ClusterFacts, make_provider, plan_cluster
 from tests.fakes.kube_api import load_object
@@ -58,6 +58,8 @@ def test_minikube_three_way(tmp_path: Path) -> None:
             "--kubernetes-version=v1.31.0",
             "--wait=apiserver,system_pods,node_ready",
         ]
+        if host_port_free(80) and host_port_free(443):
+            expected += ["--ports=80:80", "--ports=443:443"]
         assert starts == [[*expected, "--force"] if AS_ROOT else expected]
         assert ["minikube", "addons", "enable", "ingress", "-p", "mboxed"] in world.calls(
             "minikube"
