@@ -44,9 +44,12 @@ def doctor(app: App, as_json: bool) -> None:
         click.echo(f"mboxed doctor: profile {profile.name}, {snap.host.platform}")
         width = max(len(c.id) for c in checks)
         for check in checks:
-            click.echo(
-                f"  {MARK[check.status]} {check.id:<{width}}  {check.value}  (need {check.need})"
+            need = (
+                check.need
+                if check.need.startswith(("not needed", "none"))
+                else (f"need {check.need}")
             )
+            click.echo(f"  {MARK[check.status]} {check.id:<{width}}  {check.value}  ({need})")
             if check.status != "ok" and check.fix:
                 click.echo(f"    {'':<{width}}  fix: {check.fix}")
         counts = {s: sum(c.status == s for c in checks) for s in MARK}

@@ -440,10 +440,12 @@ def _plan_macos(facts: DockerFacts) -> Plan:
 def _wait_reachable(ctx: Context, timeout: float = START_TIMEOUT) -> DockerProbe:
     deadline = time.monotonic() + timeout
     probe = probe_docker(ctx.shell, timeout=2)
-    while not probe.reachable and time.monotonic() < deadline:
+    # "permission denied" means the engine is up and this user is not yet in
+    # its group: the group action (or `newgrp docker`) settles that.
+    while not (probe.reachable or probe.permission_denied) and time.monotonic() < deadline:
         time.sleep(0.5)
         probe = probe_docker(ctx.shell, timeout=2)
-    if not probe.reachable:
+    if not (probe.reachable or probe.permission_denied):
         raise MboxedError(
             f"the Docker engine did not answer at {probe.base_url} within {timeout:g}s: "
             f"{probe.error}"
