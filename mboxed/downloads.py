@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import re
@@ -345,6 +346,9 @@ class Downloader:
         pinned = release.pinned(platform)
         if pinned:
             return pinned
+        known = self._published_sums().get(release.file_url(platform))
+        if known and self.cached(known) is not None:
+            return known  # fetched and verified before: works offline from the cache
         upstream = release.sum_url(platform)
         url = self.url_for(upstream)
         if not self.mirror and urlsplit(url).scheme != "https":
@@ -388,7 +392,30 @@ class Downloader:
             log.info("%s %s: cache hit %s", release.tool, release.version, hit)
             return hit
         url = self.url_for(release.file_url(platform))
-        return self.download(url, expected, label=f"{release.tool} {release.version}")
+        got = self.download(url, expected, label=f"{release.tool} {release.version}")
+        if not release.pinned(platform):
+            self._remember_sum(release.file_url(platform), expected)
+        return got
+
+    # A published (not pinned) sum, once a download matched it, is kept beside
+    # the cache so that the cached file can be used again without the network.
+    @property
+    def _sums_file(self) -> Path:
+        return self.cache_dir / "published-sums.json"
+
+    def _published_sums(self) -> dict[str, str]:
+        try:
+            data = json.loads(self._sums_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _remember_sum(self, upstream_url: str, sha256: str) -> None:
+        sums = self._published_sums()
+        sums[upstream_url] = sha256
+        tmp = self._sums_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sums, indent=1, sort_keys=True))
+        os.replace(tmp, self._sums_file)
 
     def download(self, url: str, sha256: str, label: str = "") -> Path:
         """Download `url` into the cache as `<sha256>`, verified; resume a partial file."""

@@ -128,6 +128,18 @@ def test_sum_from_published_checksum_file_in_sha256sum_format(
     assert [p for p, _ in server.requests] == [PATH + ".sha256sum", PATH]
 
 
+def test_a_verified_published_sum_lets_the_cache_work_offline(
+    tmp_path: Path, server: FileServer
+) -> None:
+    server.add(PATH, BODY)
+    server.add(PATH + ".sha256sum", f"{SHA}  tool-linux-amd64\n".encode())
+    downloader(tmp_path, server).fetch(release(sha=None), "linux/amd64")
+    server.files.clear()  # the mirror (or the network) is gone
+    got = downloader(tmp_path, server).fetch(release(sha=None), "linux/amd64")
+    assert got.read_bytes() == BODY
+    assert len(server.requests) == 2  # nothing asked the second time
+
+
 def test_sum_from_a_bare_hex_checksum_file_like_kubectls(
     tmp_path: Path, server: FileServer
 ) -> None:
