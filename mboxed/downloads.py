@@ -100,8 +100,9 @@ PINNED: dict[str, Release] = {
         checksum_url="https://dl.k8s.io/release/{version}/bin/{os}/{arch}/kubectl.sha256",
         # linux sums: kubernetes-sigs/kubespray
         # roles/kubespray_defaults/vars/main/checksums.yml (kubectl_checksums, 1.31.13)
-        # at a36912e2c457828ebdee9033c701b8eab9f7651b; the linux/amd64 one also
-        # appears in edgelesssys/constellation's versions.go for the same URL.
+        # at a36912e2c457828ebdee9033c701b8eab9f7651b (kubespray takes them from
+        # the published kubectl.sha256 files); the linux/amd64 one also appears,
+        # for the same URL, in an independent Go version table.
         # darwin: no published value found here, so the .sha256 file is fetched.
         sha256={
             "linux/amd64": "ce427a4df97b044bf6beaf38be6b3aaafb1b5c782c406958b3c71ebb25a48fe3",
@@ -146,7 +147,7 @@ PINNED: dict[str, Release] = {
         checksum_url="https://github.com/kubernetes-sigs/kind/releases/download/{version}/kind-{os}-{arch}.sha256sum",
         # The published kind-*.sha256sum values for v0.24.0 as carried by
         # f110/mono build/rules/kind/assets.bzl and cashapp/hermit-packages
-        # kind.hcl (both agree; the linux ones also match nixpkgs' kind 0.24.0).
+        # kind.hcl (both agree; the linux ones also match a third, Nix, pin).
         sha256={
             "linux/amd64": "b89aada5a39d620da3fcd16435b7f28d858927dd53f92cbac77686b0588b600d",
             "linux/arm64": "2968808d916e12d0a25c56d07c9a1c987163f972513fa8a94a2125a69f9c50eb",
