@@ -400,7 +400,8 @@ def plan_docker(facts: DockerFacts, deployment_dir: Path, profile: Any) -> Plan:
             Action(
                 f"add {facts.user} to the docker group (then `newgrp docker` or log in again)",
                 "group",
-                {"user": facts.user, "newgrp": not facts.process_in_group},
+                # the user's own shell needs the new group: under sudo always
+                {"user": facts.user, "newgrp": facts.is_root or not facts.process_in_group},
             )
         )
     if actions:

@@ -149,7 +149,11 @@ def test_user_outside_the_docker_group_is_added_and_told_about_newgrp() -> None:
 
 def test_sudo_user_is_added_even_when_root_can_reach_the_engine() -> None:
     f = facts(user="alice", user_in_group=False, process_in_group=True)
-    assert summaries(f) == ["add alice to the docker group (then `newgrp docker` or log in again)"]
+    plan = plan_docker(f, DIR, profile())
+    assert [a.summary for a in plan.actions] == [
+        "add alice to the docker group (then `newgrp docker` or log in again)"
+    ]
+    assert plan.actions[0].detail["newgrp"]  # alice's own shell is not in it yet
 
 
 def test_group_added_but_shell_not_yet_says_newgrp() -> None:
@@ -256,3 +260,41 @@ def test_docker_step_for_real(tmp_path: Path) -> None:
             for entry in world.ctx.journal("docker"):
                 if entry.kind == "daemon_started":
                     stop_daemon(world.ctx.shell, entry.data.get("pid"), Path(DEFAULT_PIDFILE))
+
+
+@pytest.mark.host
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(os.geteuid() != 0, reason="adds a user and starts dockerd: root only (CI)")
+@pytest.mark.skipif(
+    shutil.which("dockerd") is None or shutil.which("useradd") is None,
+    reason="needs Debian's docker.io and useradd",
+)
+def test_the_sudo_user_joins_the_docker_group_for_real(tmp_path: Path) -> None:
+    """Run as if via `sudo` by a fresh user: the step adds that user to the
+    docker group (usermod), says `newgrp docker`, and `down` takes it out."""
+    import grp
+    import subprocess
+
+    user = "mboxed-t"
+    subprocess.run(["useradd", "--no-create-home", user], check=True)
+    world = make_world(tmp_path, system_path=True, env={"SUDO_USER": user})
+    step = DockerStep()
+    already = probe_docker(world.ctx.shell).reachable
+    try:
+        planned, applied, again = world.three_way(step)
+        assert planned.plan is not None
+        kinds = [a.kind for a in planned.plan.actions]
+        assert kinds == (["group"] if already else ["start-dockerd", "group"])
+        assert applied.outcome == "done" and again.outcome == "skipped"
+        assert user in grp.getgrnam("docker").gr_mem
+        assert f"{user} is now in the docker group: run `newgrp docker`" in world.out.getvalue()
+        world.ctx.current_step = "docker"
+        step.undo(world.ctx, world.ctx.journal("docker"))
+        world.ctx.current_step = None
+        assert user not in grp.getgrnam("docker").gr_mem
+    finally:
+        for entry in world.ctx.journal("docker"):
+            if entry.kind == "daemon_started" and not already:
+                stop_daemon(world.ctx.shell, entry.data.get("pid"), Path(DEFAULT_PIDFILE))
+        subprocess.run(["gpasswd", "-d", user, "docker"], capture_output=True, check=False)
+        subprocess.run(["userdel", user], capture_output=True, check=False)
