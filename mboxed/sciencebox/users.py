@@ -46,7 +46,12 @@ CARD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # ^[a-z][-a-z0-9_]*$), at most 32 characters; also a valid LDAP uid value
 # (IA5String) and a safe EOS home path component (/eos/user/<initial>/<name>).
 USER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-RESERVED_NAMES = frozenset({"root", "daemon", "nobody", "bin", "sys", "eos", "users"})
+RESERVED_NAMES = frozenset({"root", "daemon", "nobody", "bin", "sys", "eos", "users", "reva"})
+# `reva` is the service identity eos-user-cache-refresher waits for
+# (eos-user-cache-refresher.refreshUserCache.exitOnResolve.identity in the
+# chart): it exists in every deployment, with `preset: none` under a random
+# password.
+SERVICE_USER = ("reva", 10001, 15000)
 
 
 @dataclass
@@ -273,7 +278,7 @@ class Wanted:
     password_length: int
 
     def names(self) -> list[str]:
-        out = [u[0] for u in CLASSIC_USERS] if self.classic else []
+        out = [u[0] for u in CLASSIC_USERS] if self.classic else [SERVICE_USER[0]]
         out += [entry.name for entry in self.roster]
         out += generated_names(self.prefix, self.count)
         return out
@@ -352,6 +357,25 @@ def build_users(
                     )
                 )
             )
+    else:
+        name, uid, gid = SERVICE_USER
+        users.append(
+            keep(
+                User(
+                    name,
+                    uid,
+                    gid,
+                    "",
+                    "Reva",
+                    f"{name}@{MAIL_DOMAIN}",
+                    [],
+                    name,
+                    "Reva",
+                    "The service identity of the reva storage providers.",
+                    source="service",
+                )
+            )
+        )
     extra: list[User] = []
     for entry in wanted.roster:
         given, _, surname = (entry.display_name or entry.name).partition(" ")

@@ -98,7 +98,12 @@ def test_ssha_format_is_sha1_digest_plus_salt() -> None:
 
 
 def test_generated_users_are_numbered_with_strong_unique_passwords() -> None:
-    users, _ = sb.build_users(wanted(classic=False, count=40, prefix="student", length=14))
+    service, *users = sb.build_users(wanted(classic=False, count=40, prefix="student", length=14))[
+        0
+    ]
+    assert (service.name, service.uid, service.gid, service.source) == (
+        "reva", 10001, 15000, "service"
+    )  # fmt: skip
     assert [u.name for u in users][:2] == ["student01", "student02"]
     assert users[-1].name == "student40"
     passwords = [u.password for u in users]
@@ -132,8 +137,9 @@ def test_uids_of_removed_users_are_not_reused() -> None:
         wanted(classic=False, count=0, roster=(sb.RosterEntry("newbie", "", "", "", 1),)),
         [u.to_dict() for u in first],
     )
-    assert shrunk[0].uid == first[0].uid
-    assert regrown[0].uid not in {u.uid for u in first}
+    assert shrunk[1].uid == first[1].uid
+    assert regrown[1].name == "newbie"
+    assert regrown[1].uid not in {u.uid for u in first}
 
 
 def test_generated_names_never_collide_with_classic_ones() -> None:
@@ -174,6 +180,7 @@ def test_roster_without_header_is_one_name_per_row() -> None:
         ("alice\nmarie\n", 2, "classic demo"),
         ("alice\nalice\n", 2, "twice"),
         ("alice\nroot\n", 2, "reserved"),
+        ("reva\n", 1, "reserved"),
         ("alice,Alice,not-an-email\n", 1, "e-mail"),
         ("username,password\nalice,short\n", 2, "shorter than 8"),
     ],
@@ -192,9 +199,9 @@ def test_missing_roster_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_roster_password_column_is_used_and_others_generated() -> None:
     entries = tuple(sb.parse_roster("username,password\nalice,correct-horse\nbob,\n"))
-    users, _ = sb.build_users(wanted(classic=False, roster=entries, length=10))
-    assert users[0].password == "correct-horse"
-    assert len(users[1].password) == 10
+    _reva, alice, bob = sb.build_users(wanted(classic=False, roster=entries, length=10))[0]
+    assert alice.password == "correct-horse"
+    assert len(bob.password) == 10
 
 
 # --- LDIF and EOS list ------------------------------------------------------------------
@@ -318,5 +325,6 @@ def test_ldif_with_a_bad_object_would_be_rejected_by_slapd(slapd: slapd_service.
     result = slapd.ldapadd(bad)
     assert result.returncode != 0
     assert "uniqueMember" in result.stderr
-    _users, groups = sb.build_users(wanted(classic=False, count=0))
-    assert groups == []
+    users, groups = sb.build_users(wanted(classic=False, count=0))
+    assert [u.name for u in users] == ["reva"]  # the service identity is always there
+    assert groups == []  # reva (gid 15000) is in no group, and no group is left empty

@@ -269,7 +269,7 @@ def test_values_are_consistent_for_any_users_and_hostname(
         else:
             assert value == template.format(host=host)
     user_list = values["eos-instance-config"]["config"]["demoUsers"]["userList"]
-    assert len(user_list) == count + (6 if classic else 0)
+    assert len(user_list) == count + (6 if classic else 1)  # reva is always there
     ldif = values["ldap-instance-config"]["ldifFiles"]["10_users.ldif"]
     for name, ids in user_list.items():
         block = ldif.split(f"dn: uid={name},ou=users,dc=owncloud,dc=com\n", 1)[1].split("\n\n")[0]

@@ -65,7 +65,8 @@ def test_roster_users_join_the_class(tmp_path: Path) -> None:
     roster.write_text("username,display name\nann,Ann Example\n")
     ctx = make_ctx(tmp_path, overrides=[f"users.roster={roster}", "users.preset=none"])
     assert run(ctx, make()) == ["done"]
-    (ann,) = ctx.outputs("users")["users"]
+    reva, ann = ctx.outputs("users")["users"]
+    assert reva["name"] == "reva" and reva["password"] != "reva"  # service identity, not public
     assert (ann["name"], ann["display_name"], ann["groups"]) == ("ann", "Ann Example", ["users"])
     # editing the roster file is drift the step notices
     roster.write_text("username,display name\nann,Ann Example\nbob,Bob\n")
