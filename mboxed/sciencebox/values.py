@@ -23,6 +23,9 @@ Where the chart defaults a hostname (every one is overridden below):
 - cernbox.web.hostname / oidcHostname, cernbox.gateway.hostname,
   cernbox.authproviderbearer.oidc.issuer, cernbox.ocis.env.OCIS_URL,
   swan.jupyterhub.ingress.hosts: unset in the chart (empty config).
+- cernbox.ocis.configFiles.identifier_registration.yaml: https://ocis-idp.local/...
+  is NOT rendered by ocis 0.0.9 (configmap-configfiles.yaml hard-codes the client
+  list from config.server), so it is left alone.
 `nginx-cernbox-theme.ingress.hostname` (set by the original deploy.sh) does not
 exist in 0.0.8: there is no `nginx-cernbox-theme` dependency any more (the
 theme is served by cernbox's `cernbox-web`), so it is not set.
