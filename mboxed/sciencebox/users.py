@@ -201,11 +201,12 @@ def parse_roster(text: str, source: str = "roster") -> list[RosterEntry]:
     email, password; others are ignored). Without one: username, then optional
     display name, email. Blank lines and lines starting with '#' are skipped.
     """
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
     entries: list[RosterEntry] = []
     columns: dict[str, int] | None = None
     seen: dict[str, int] = {}
-    for number, row in enumerate(rows, start=1):
+    for row in reader:
+        number = reader.line_num  # the file's line (a quoted field may span lines)
         cells = [cell.strip() for cell in row]
         if not any(cells) or cells[0].startswith("#"):
             continue

@@ -328,3 +328,19 @@ def test_ldif_with_a_bad_object_would_be_rejected_by_slapd(slapd: slapd_service.
     users, groups = sb.build_users(wanted(classic=False, count=0))
     assert [u.name for u in users] == ["reva"]  # the service identity is always there
     assert groups == []  # reva (gid 15000) is in no group, and no group is left empty
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.text(alphabet=string.printable + "äöß€", max_size=40), max_size=15))
+def test_any_roster_is_either_all_valid_names_or_refused_naming_its_row(rows: list[str]) -> None:
+    text = "\n".join(row.replace("\r", " ").replace("\n", " ") for row in rows)
+    try:
+        entries = sb.parse_roster(text, "r.csv")
+    except MboxedError as error:
+        match = re.match(r"r\.csv:(\d+): ", error.message)
+        assert match, error.message
+        assert 1 <= int(match.group(1)) <= max(1, len(text.splitlines()))
+        return
+    assert len({e.name for e in entries}) == len(entries)
+    for entry in entries:
+        assert sb.USER_NAME.match(entry.name) and entry.name not in sb.RESERVED_NAMES
