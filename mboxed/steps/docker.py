@@ -33,6 +33,7 @@ from mboxed.host import (
     process_in_group,
     user_in_group,
 )
+from mboxed.steps.packages import APT_ENV, APT_WAIT
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 DEFAULT_PIDFILE = "/var/run/docker.pid"
@@ -277,11 +278,17 @@ class DockerStep(BaseStep):
         packages = list(action.detail["packages"])
         shell = ctx.shell
         if manager == "apt":
-            env = ["env", "DEBIAN_FRONTEND=noninteractive"]
-            shell.run([*env, "apt-get", "update", "-q"], root=True, timeout=600)
-            shell.run([*env, "apt-get", "install", "-y", "-q", *packages], root=True, timeout=1800)
+            env = APT_ENV
+            shell.run([*env, "apt-get", *APT_WAIT, "update", "-q"], root=True, timeout=600)
+            shell.run(
+                [*env, "apt-get", *APT_WAIT, "install", "-y", "-q", *packages],
+                root=True,
+                timeout=1800,
+            )
             for package in packages:
-                ctx.record("command", undo=["apt-get", "remove", "-y", package], root=True)
+                ctx.record(
+                    "command", undo=["apt-get", *APT_WAIT, "remove", "-y", package], root=True
+                )
         elif manager == "dnf":
             repo = action.detail.get("repo")
             if repo:

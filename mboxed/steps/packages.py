@@ -27,6 +27,10 @@ ESSENTIALS: dict[str, tuple[str, ...]] = {
 }
 
 APT_LISTS = Path("/var/lib/apt/lists")
+APT_ENV = ("env", "DEBIAN_FRONTEND=noninteractive")
+# Wait for a dpkg lock held by someone else (unattended-upgrades on a fresh
+# Ubuntu VM, another apt) instead of failing at once (apt >= 1.9.11).
+APT_WAIT = ("-o", "DPkg::Lock::Timeout=300")
 APT_LISTS_MAX_AGE = 24 * 3600.0
 
 
@@ -151,15 +155,26 @@ class PackagesStep(BaseStep):
             manager = action.detail["manager"]
             packages = list(action.detail["packages"])
             if manager == "apt":
-                env = ["env", "DEBIAN_FRONTEND=noninteractive"]
+                env = APT_ENV
                 if action.detail.get("update"):
-                    ctx.shell.run([*env, "apt-get", "update", "-q"], root=True, timeout=600)
+                    ctx.shell.run(
+                        [*env, "apt-get", *APT_WAIT, "update", "-q"], root=True, timeout=600
+                    )
                 ctx.shell.run(
-                    [*env, "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+                    [
+                        *env,
+                        "apt-get",
+                        *APT_WAIT,
+                        "install",
+                        "-y",
+                        "-q",
+                        "--no-install-recommends",
+                        *packages,
+                    ],
                     root=True,
                     timeout=1800,
                 )
-                undo = ["apt-get", "remove", "-y"]
+                undo = ["apt-get", *APT_WAIT, "remove", "-y"]
             elif manager == "dnf":
                 ctx.shell.run(["dnf", "install", "-y", *packages], root=True, timeout=1800)
                 undo = ["dnf", "remove", "-y"]

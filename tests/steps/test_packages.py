@@ -192,7 +192,7 @@ def test_apt_for_real_installs_sl_and_down_removes_it(tmp_path: Path) -> None:
         assert again.plan is not None and again.plan.reason == "sl already installed"
         assert _dpkg_installed("sl")
         assert [e.data["undo"] for e in world.ctx.journal("packages")] == [
-            ["apt-get", "remove", "-y", "sl"]
+            ["apt-get", "-o", "DPkg::Lock::Timeout=300", "remove", "-y", "sl"]
         ]
         _down(world.ctx, step)
         assert not _dpkg_installed("sl")
