@@ -47,7 +47,7 @@ def test_unknown_key_names_file_line_and_path(tmp_path: Path) -> None:
         load_profile(str(bad))
     assert str(info.value) == (
         f"{bad}:4: provider.cpuz: unknown key; accepted here: "
-        "context, cpus, disk, driver, kubernetes_version, memory, name"
+        "context, cpus, disk, driver, kubeconfig, kubernetes_version, memory, name"
     )
 
 
