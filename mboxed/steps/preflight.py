@@ -282,37 +282,28 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
     else:
         add(Check("disk", "free disk", "ok", disk_value, disk_need))
 
-    # Ports 80/443: kind maps them to the host; minikube's none driver binds them.
+    # Ports 80/443: kind maps them to the host and minikube's none driver binds
+    # them; with the docker/podman drivers minikube publishes the ingress on
+    # them only when free (else it answers on the minikube IP only).
     needs_ports = provider.name == "kind" or (
         provider.name == "minikube" and provider.driver == "none"
     )
+    publishes = provider.name == "minikube" and provider.driver in ("docker", "podman")
     for port, busy in sorted(snap.ports_busy.items()):
         value = "in use" if busy else "free"
-        if not needs_ports:
-            why = "existing cluster" if not local else f"{provider.name} ({provider.driver} driver)"
-            add(Check(f"port-{port}", f"port {port}", "ok", value, f"not needed by {why}"))
-        elif busy:
-            add(
-                Check(
-                    f"port-{port}",
-                    f"port {port}",
-                    "warn",
-                    value,
-                    f"free for the ingress of {provider.name}",
-                    f"stop what listens on {port} (ss -ltnp 'sport = :{port}'), "
-                    "or mboxed maps the ingress to another port",
-                )
-            )
+        where = f"port-{port}", f"port {port}"
+        probe = f"ss -ltnp 'sport = :{port}'"
+        if needs_ports:
+            need = f"free for the ingress of {provider.name}"
+            fix = f"stop what listens on {port} ({probe}), or mboxed maps the ingress elsewhere"
+        elif publishes:
+            need = "free to publish the ingress on this host's address (optional)"
+            fix = f"stop what listens on {port} ({probe}), else it answers on the minikube IP only"
         else:
-            add(
-                Check(
-                    f"port-{port}",
-                    f"port {port}",
-                    "ok",
-                    value,
-                    f"free for the ingress of {provider.name}",
-                )
-            )
+            why = "existing cluster" if not local else f"{provider.name} ({provider.driver} driver)"
+            add(Check(*where, "ok", value, f"not needed by {why}"))
+            continue
+        add(Check(*where, "warn" if busy else "ok", value, need, fix if busy else ""))
 
     if host.os == "linux":
         add(

@@ -123,11 +123,20 @@ def test_each_check_fails_or_warns_with_a_fix(
     assert fix_part in check.fix
 
 
-def test_busy_ports_do_not_matter_to_minikube_with_docker() -> None:
-    checks = by_id(evaluate(replace(GOOD, ports_busy={80: True, 443: True}), profile()))
-    assert checks["port-80"].status == "ok"
+def test_busy_ports_only_cost_minikube_with_docker_the_host_address() -> None:
+    checks = by_id(evaluate(replace(GOOD, ports_busy={80: True, 443: False}), profile()))
+    assert checks["port-80"].status == "warn"
     assert checks["port-80"].value == "in use"
-    assert "not needed" in checks["port-80"].need
+    assert "(optional)" in checks["port-80"].need
+    assert "minikube IP only" in checks["port-80"].fix
+    assert checks["port-443"].status == "ok" and checks["port-443"].fix == ""
+
+
+def test_ports_do_not_matter_to_a_minikube_vm() -> None:
+    snap = replace(GOOD, ports_busy={80: True, 443: True})
+    checks = by_id(evaluate(snap, profile("provider.driver=kvm2")))
+    assert checks["port-80"].status == "ok"
+    assert checks["port-80"].need == "not needed by minikube (kvm2 driver)"
 
 
 def test_docker_checks_say_what_up_will_do() -> None:
