@@ -128,6 +128,12 @@ class ClusterProvider(Protocol):
 
     def kubeconfig(self) -> str | None: ...
 
+    def restore_context(self) -> None:
+        """Write the cluster's context into the kubeconfig again (it was
+        removed or the file replaced): `minikube update-context`,
+        `kind export kubeconfig`."""
+        ...
+
     def ingress_summary(self) -> str:
         """One line: how the ingress controller gets there, for the plan."""
         ...

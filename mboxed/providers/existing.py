@@ -100,6 +100,9 @@ class ExistingProvider:
             )
         return wanted
 
+    def restore_context(self) -> None:
+        self.kube_context()  # names the missing context; mboxed cannot make one
+
     def client(self) -> Any:
         return kube.api_client(self.kube_context(), self.kubeconfig())
 

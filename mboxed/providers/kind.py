@@ -238,6 +238,9 @@ class KindProvider:
     def kubeconfig(self) -> str | None:
         return kubeconfig_from_env(self.shell.env)
 
+    def restore_context(self) -> None:
+        self.shell.run([self.binary, "export", "kubeconfig", "--name", self.spec.name])
+
     # -- changing --------------------------------------------------------------
     def config_path(self) -> Path:
         base = self.config_dir or (self.cache_dir or Path.cwd())

@@ -220,6 +220,9 @@ class MinikubeProvider:
     def kubeconfig(self) -> str | None:
         return kubeconfig_from_env(self.shell.env)
 
+    def restore_context(self) -> None:
+        self.shell.run([self.binary, "update-context", "-p", self.spec.name])
+
     # -- root ------------------------------------------------------------------
     def root_problem(self) -> str | None:
         """Why minikube would refuse to run here, or None."""

@@ -51,6 +51,7 @@ class ClusterFacts:
     hosts_ok: bool | None = None
     coredns_ok: bool | None = None
     root_problem: str | None = None
+    context_missing: bool = False
 
 
 def hosts_file(ctx: Context) -> Path:
@@ -122,6 +123,14 @@ def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
             )
         )
         return Plan([*actions, *after_create])
+    if facts.context_missing:
+        actions.append(
+            Action(
+                f"write the kube context {facts.context!r} into {facts.kubeconfig} again",
+                kind="context",
+            )
+        )
+        return Plan([*actions, *after_create])
     if not facts.nodes_ready:
         actions.append(Action(f"wait for the nodes to be Ready ({facts.nodes_detail})", "wait"))
     if not facts.ingress_ready:
@@ -184,6 +193,16 @@ class ClusterStep(BaseStep):
         if diff or not status.running:
             return base
         context, kubeconfig = provider.kube_context(), provider.kubeconfig()
+        if context not in kube.list_contexts(kubeconfig)[0]:
+            return ClusterFacts(
+                spec.provider,
+                spec.name,
+                status=status,
+                owned=owned,
+                context=context,
+                kubeconfig=kubeconfig,
+                context_missing=True,
+            )
         client = kube.api_client(context, kubeconfig)
         if spec.provider == "existing":
             self._check_existing(ctx, client, context)
@@ -280,6 +299,8 @@ class ClusterStep(BaseStep):
         if host_ports:
             outputs["host_http_port"], outputs["host_https_port"] = host_ports
         context, kubeconfig = provider.kube_context(), provider.kubeconfig()
+        if context not in kube.list_contexts(kubeconfig)[0]:
+            provider.restore_context()
         client = kube.api_client(context, kubeconfig)
         kube.wait_nodes_ready(client, timeout=600, progress=ctx.progress)
         if spec.provider != "existing":

@@ -335,3 +335,19 @@ def test_plan_table(tmp_path: Path, facts: ClusterFacts, kinds: list[str]) -> No
     with make_world(tmp_path) as world:
         plan = plan_cluster(facts, make_provider(world.ctx))
         assert [a.kind for a in plan.actions] == kinds
+
+
+@pytest.mark.parametrize("provider", ["minikube", "kind"])
+def test_a_lost_kube_context_is_written_again(tmp_path: Path, provider: str) -> None:
+    with make_world(tmp_path, f"provider.name={provider}", options=Options(yes=True)) as world:
+        world.up()
+        world.kubeconfig.unlink()  # the user replaced their kubeconfig
+        planned = world.plan()
+        assert planned.plan is not None
+        assert planned.plan.actions[0].kind == "context"
+        assert world.up().outcome == "done"
+        restore = ["minikube", "update-context", "-p", "mboxed"]
+        if provider == "kind":
+            restore = ["kind", "export", "kubeconfig", "--name", "mboxed"]
+        assert restore in world.calls(provider)
+        assert world.up().outcome == "skipped"
