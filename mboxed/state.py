@@ -29,15 +29,30 @@ SCHEMA_VERSION = 1
 STEP_STATUSES = ("running", "done", "failed", "interrupted", "undone")
 
 
-# libyaml's C loader and dumper when PyYAML was built with it: several times faster.
+# The file is written in YAML's JSON flow style (JSON is YAML): PyYAML's
+# representer and constructor cost about a second per save and load for a
+# class of 2000 users, the json module a few milliseconds. A file edited by
+# hand into block-style YAML still loads (libyaml's loader when available).
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def stable_hash(value: Any) -> str:
     """sha256 of a canonical JSON form: the same inputs give the same hash."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _render(data: dict[str, Any]) -> str:
+    """One line per top-level key and per step: readable, and written by the
+    json module's C encoder (an indented dump takes its slow Python path)."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = [f" {dump(key)}: {dump(value)}," for key, value in data.items() if key != "steps"]
+    steps = [f"  {dump(name)}: {dump(record)}" for name, record in data["steps"].items()]
+    body = ",\n".join(steps)
+    return "{\n" + "\n".join(lines) + '\n "steps": {\n' + body + ("\n" if steps else "") + " }\n}\n"
 
 
 def now_iso() -> str:
@@ -110,7 +125,11 @@ class State:
         if not path.exists():
             return cls(path, deployment)
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+            text = path.read_text(encoding="utf-8")
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = yaml.load(text, Loader=_Loader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise _corrupt(path, str(exc).splitlines()[0]) from exc
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
@@ -140,9 +159,8 @@ class State:
     def save(self) -> None:
         self.data["updated"] = now_iso()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Round-trip through JSON first: a value YAML cannot represent safely
-        # fails here, before anything on disk changes.
-        payload = yaml.dump(json.loads(json.dumps(self.data)), Dumper=_Dumper, sort_keys=False)
+        # A value JSON cannot represent fails here, before anything on disk changes.
+        payload = _render(self.data)
         if self.path.exists():
             backup = self.path.with_suffix(".yaml.bak")
             with contextlib.suppress(OSError):

@@ -88,3 +88,19 @@ def test_the_lock_names_its_holder_and_is_freed_after(tmp_path: Path) -> None:
         holder.join(20)
     with deployment_lock(lock, "down"):
         pass
+
+
+def test_the_file_is_yaml_and_a_hand_edited_block_style_file_still_loads(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    path = tmp_path / "state.yaml"
+    state = State.load(path, "default")
+    state.step("users").outputs["users"] = [{"name": "marie", "display": "Marie Skłodowska"}]
+    state.save()
+    text = path.read_text(encoding="utf-8")
+    assert yaml.safe_load(text) == state.data
+    assert "Skłodowska" in text  # readable, not \\u-escaped
+    path.write_text(yaml.safe_dump(state.data), encoding="utf-8")
+    assert State.load(path, "default").outputs("users") == state.outputs("users")
