@@ -9,7 +9,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,27 @@ class World:
         record.data["status"] = "done"
         record.outputs.update(outputs)
         self.ctx.state.save()
+
+
+class TriggeringReporter(PlainReporter):
+    """Plain lines, and once a progress line contains `text`, calls `action`:
+    the world changes exactly when the step is waiting, not after a guessed
+    delay."""
+
+    def __init__(self, out: io.StringIO, text: str, action: Callable[[], None]) -> None:
+        super().__init__(out)
+        self.text = text
+        self.action: Callable[[], None] | None = action
+
+    def step_progress(self, name: str, message: str) -> None:
+        super().step_progress(name, message)
+        if self.action is not None and self.text in message:
+            action, self.action = self.action, None
+            action()
+
+
+def when_progress(world: World, text: str, action: Callable[[], None]) -> None:
+    world.ctx.reporter = TriggeringReporter(world.out, text, action)
 
 
 def make_world(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from mboxed.engine import Pipeline
 from mboxed.errors import Deferred, MboxedError
 from mboxed.steps.ready import ReadyFacts, ReadyStep, Unit, plan_ready, release_view
 from tests.fakes.kube_api import KubeAPIServer, load_object
-from tests.steps.sciencebox_world import World, make_world
+from tests.steps.sciencebox_world import World, make_world, when_progress
 
 RELEASE = {"meta.helm.sh/release-name": "sciencebox", "meta.helm.sh/release-namespace": "default"}
 
@@ -153,7 +151,7 @@ def test_three_way_waits_with_a_progress_counter_then_has_nothing_to_do(
     assert "wait for 3 of 4 workloads" in plan.actions[0].summary
     assert "statefulset/sciencebox-mgm" in plan.actions[0].summary
 
-    threading.Timer(0.4, make_ready, args=(api,)).start()
+    when_progress(world, "1/4 ready", lambda: make_ready(api))
     assert Pipeline([step], retry_wait=0).up(world.ctx)[0].outcome == "done"
     progress = world.out.getvalue()
     assert "ready: 1/4 ready" in progress and "ready: 4/4 ready" in progress
@@ -230,13 +228,12 @@ def test_helm_install_creates_the_workloads_ready_then_watches(
     assert created["metadata"]["annotations"]["meta.helm.sh/release-name"] == "sciencebox"
 
     def roll_out() -> None:
-        time.sleep(0.3)
         obj = api.get("Deployment", "sciencebox-web", "default")
         assert obj is not None
         obj["status"].update(readyReplicas=1, availableReplicas=1)
         api.add(obj)
 
-    threading.Thread(target=roll_out).start()
+    when_progress(world, "0/1 ready", roll_out)
     assert Pipeline([step], retry_wait=0).up(world.ctx)[0].outcome == "done"
     assert "ready: 0/1 ready" in world.out.getvalue()
 

@@ -4,7 +4,6 @@ with a certificate from the local CA."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from mboxed.engine import Pipeline
 from mboxed.errors import Deferred, MboxedError
 from mboxed.steps.verify import VerifyStep, pick_user
 from tests.sciencebox.https_site import Site, https_site
-from tests.steps.sciencebox_world import World, make_world
+from tests.steps.sciencebox_world import World, make_world, when_progress
 
 HOST = "box.example.org"
 USERS = [
@@ -54,7 +53,7 @@ def test_three_way_waits_for_the_site_then_has_nothing_to_do(
     plan = step.plan(world.ctx, step.facts(world.ctx))
     assert plan.actions[0].summary == "wait for the smoke test to pass (failing: SWAN hub)"
 
-    threading.Timer(0.3, served.healthy).start()
+    when_progress(world, "4/5 checks passed: SWAN hub", served.healthy)
     assert Pipeline([step], retry_wait=0).up(world.ctx)[0].outcome == "done"
     assert "verify: 5/5 checks passed" in world.out.getvalue()
     assert world.ctx.outputs("verify")["summary"] == "5/5 checks passed"
