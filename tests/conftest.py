@@ -1,4 +1,5 @@
-"""Test-wide guards: no test may touch the real home or the real mboxed state.
+"""Test-wide guards: no test may touch the real home or the real mboxed state,
+and no test may talk to anything but loopback.
 
 Every test gets HOME, XDG_* and MBOXED_HOME under its own tmp_path, and an
 audit hook fails any test that opens a file for writing under the real home,
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.netguard import guard as netguard
 
 REAL_HOME = Path(os.path.expanduser("~")).resolve()
 REAL_STATE = [
@@ -54,6 +57,8 @@ def _audit(event: str, args: tuple[object, ...]) -> None:
 
 sys.addaudithook(_audit)
 
+NETGUARD_DIR = Path(__file__).resolve().parent / "netguard"
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -66,8 +71,19 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("MBOXED_HOME", str(tmp_path / "mboxed-home"))
     monkeypatch.delenv("MBOXED_MIRROR", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
+    # Loopback only, here and in every Python subprocess (tests/netguard/).
+    netlog = tmp_path / "netguard.log"
+    monkeypatch.setenv("MBOXED_TEST_NETGUARD_LOG", str(netlog))
+    pythonpath = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv(
+        "PYTHONPATH", str(NETGUARD_DIR) + (os.pathsep + pythonpath if pythonpath else "")
+    )
+    netguard.install(str(netlog))
     _guard["active"] = True
     try:
         yield home
     finally:
         _guard["active"] = False
+        netguard.suspend()
+    if netlog.exists():
+        pytest.fail("the test left loopback:\n" + netlog.read_text(), pytrace=False)
