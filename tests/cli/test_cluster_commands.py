@@ -121,3 +121,13 @@ def test_up_status_stop_start_down(env: dict[str, str], tmp_path: Path) -> None:
         assert [c[1:] for c in calls if c[1] == "delete"] == [["delete", "-p", "mboxed"]]
         assert "mboxed.test" not in Path(env["MBOXED_HOSTS_FILE"]).read_text()
         assert mboxed(env, "stop").returncode == 1  # nothing left to stop
+
+
+@pytest.mark.parametrize("provider", ["minikube", "kind"])
+def test_full_plan_exits_0_and_names_the_providers_actions(
+    env: dict[str, str], provider: str
+) -> None:
+    """The issue's done-when, literally: the whole pipeline's plan."""
+    result = mboxed(env, "plan", "--profile", "demo", "--set", f"provider.name={provider}")
+    assert result.returncode == 0, result.stderr
+    assert f"create {provider} cluster 'mboxed'" in result.stdout
