@@ -110,3 +110,16 @@ def test_taken_ports_are_remapped_for_real(tmp_path: Path) -> None:
         assert provider.ensure(notes.append) is False
         creates = [c for c in world.calls("kind") if c[1:3] == ["create", "cluster"]]
         assert len(creates) == 1
+
+
+def test_load_image_into_the_cluster(tmp_path: Path) -> None:
+    with make_world(tmp_path, "provider.name=kind") as world:
+        provider = KindProvider(ClusterSpec("kind", "mboxed"), world.ctx.shell, config_dir=tmp_path)
+        provider.ensure(lambda _: None)
+        provider.load_image("registry.cern.ch/sciencebox/swan:0.0.1")
+        assert world.calls("kind")[-1] == [
+            "kind", "load", "docker-image", "registry.cern.ch/sciencebox/swan:0.0.1",
+            "--name", "mboxed",
+        ]  # fmt: skip
+        cluster = world.tool_state("kind")["clusters"]["mboxed"]
+        assert cluster["images"] == ["registry.cern.ch/sciencebox/swan:0.0.1"]

@@ -159,3 +159,16 @@ def test_fake_status_exit_codes_follow_the_bit_mask(tmp_path: Path) -> None:
         stopped = sh.run(["minikube", "status", "-p", "x", "-o", "json"], check=False)
         assert stopped.returncode == 7
         assert parse_status(stopped.stdout, stopped.returncode) is not None
+
+
+def test_load_image_into_the_profile(tmp_path: Path) -> None:
+    with make_world(tmp_path) as world:
+        provider = MinikubeProvider(ClusterSpec("minikube", "mboxed"), world.ctx.shell)
+        provider.allow_root = True
+        provider.ensure(lambda _: None)
+        provider.load_image("registry.cern.ch/sciencebox/swan:0.0.1")
+        assert world.calls("minikube")[-1] == [
+            "minikube", "image", "load", "registry.cern.ch/sciencebox/swan:0.0.1", "-p", "mboxed",
+        ]  # fmt: skip
+        profile = world.tool_state("minikube")["profiles"]["mboxed"]
+        assert profile["images"] == ["registry.cern.ch/sciencebox/swan:0.0.1"]
