@@ -113,9 +113,11 @@ class ClusterProvider(Protocol):
         """One line: what creating the cluster means, for the plan."""
         ...
 
-    def ensure(self, progress: Progress) -> bool:
+    def ensure(self, progress: Progress, before_create: Callable[[], None] | None = None) -> bool:
         """Create the cluster, or start it, or leave it running. True when it
-        was created (so the caller journals that mboxed owns it)."""
+        was created. `before_create` runs once mboxed knows the cluster is
+        absent and is about to create it — so the caller journals its
+        ownership before a half-finished create can leave a cluster behind."""
         ...
 
     def start(self, progress: Progress) -> None: ...

@@ -10,7 +10,7 @@ user may create what the ScienceBox chart installs in its namespace
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -120,7 +120,7 @@ class ExistingProvider:
     def create_summary(self) -> str:
         return f"use the existing cluster of context {self.spec.context!r}"
 
-    def ensure(self, progress: Progress) -> bool:
+    def ensure(self, progress: Progress, before_create: Callable[[], None] | None = None) -> bool:
         current = self.status()
         if not current.running:
             raise MboxedError(

@@ -246,7 +246,7 @@ class KindProvider:
         base = self.config_dir or (self.cache_dir or Path.cwd())
         return Path(base) / f"kind-{self.spec.name}.yaml"
 
-    def ensure(self, progress: Progress) -> bool:
+    def ensure(self, progress: Progress, before_create: Callable[[], None] | None = None) -> bool:
         current = self.status()
         if current.running:
             return False
@@ -261,6 +261,8 @@ class KindProvider:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_config(self.spec, http, https))
         progress(self.create_summary())
+        if before_create is not None:
+            before_create()
         self.shell.run(
             [
                 self.binary,

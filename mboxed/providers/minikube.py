@@ -244,7 +244,7 @@ class MinikubeProvider:
         return problem is not None
 
     # -- changing --------------------------------------------------------------
-    def ensure(self, progress: Progress) -> bool:
+    def ensure(self, progress: Progress, before_create: Callable[[], None] | None = None) -> bool:
         current = self.status()
         if current.running:
             return False
@@ -257,6 +257,8 @@ class MinikubeProvider:
         if not publish:
             progress("host ports 80/443 are taken: the ingress answers on the minikube IP only")
         argv = start_argv(self.binary, self.spec, force=force, publish=publish)
+        if before_create is not None:
+            before_create()
         self.shell.run(argv, timeout=1800)
         return True
 

@@ -287,13 +287,17 @@ class ClusterStep(BaseStep):
                 "cluster as root)?"
             )
             provider.allow_root = agreed  # type: ignore[attr-defined]
-        created = provider.ensure(ctx.progress)
-        known = {d.get("name") for d in owned_clusters(ctx.journal("cluster"))}
-        if created and spec.name not in known:
-            # Journaled at once: from now on `down` may delete this cluster.
-            ctx.record(
-                CREATED, provider=spec.provider, name=spec.name, context=provider.kube_context()
-            )
+
+        def journal_ownership() -> None:
+            # Journaled before the create command runs: the cluster was absent,
+            # so whatever a create leaves behind, even half-made, is mboxed's.
+            known = {d.get("name") for d in owned_clusters(ctx.journal("cluster"))}
+            if spec.name not in known:
+                ctx.record(
+                    CREATED, provider=spec.provider, name=spec.name, context=provider.kube_context()
+                )
+
+        provider.ensure(ctx.progress, before_create=journal_ownership)
         outputs: dict[str, Any] = {}
         host_ports = getattr(provider, "host_ports", None)
         if host_ports:

@@ -351,3 +351,15 @@ def test_a_lost_kube_context_is_written_again(tmp_path: Path, provider: str) -> 
             restore = ["kind", "export", "kubeconfig", "--name", "mboxed"]
         assert restore in world.calls(provider)
         assert world.up().outcome == "skipped"
+
+
+def test_a_half_made_cluster_is_journaled_and_down_deletes_it(tmp_path: Path) -> None:
+    env = {"MBOXED_FAKE_MINIKUBE_FAIL_START": "1"}
+    with make_world(tmp_path, env=env, options=Options(yes=True)) as world:
+        with pytest.raises(MboxedError) as err:
+            world.up()
+        assert "GUEST_PROVISION" in str(err.value)
+        assert "mboxed" in world.tool_state("minikube")["profiles"]  # left behind
+        assert [e.kind for e in world.ctx.journal("cluster")] == ["cluster_created"]
+        world.down()
+        assert world.tool_state("minikube")["profiles"] == {}
