@@ -18,7 +18,7 @@ from typing import Any
 from mboxed import hostname as hn
 from mboxed import kube
 from mboxed.engine import Action, BaseStep, Context, JournalEntry, Plan
-from mboxed.errors import MboxedError
+from mboxed.errors import MboxedError, ProfileError
 from mboxed.journal import revert
 from mboxed.providers import (
     ClusterProvider,
@@ -214,6 +214,15 @@ class ClusterStep(BaseStep):
         choice = hosts_ok = coredns_ok = None
         if address:
             choice = self._choose_hostname(ctx, address)
+            if choice.hosts_entry and spec.provider == "existing":
+                # A CoreDNS entry would be a cluster-wide change nobody asked for.
+                raise ProfileError(
+                    f"hostname: auto on the existing cluster of context {context!r} needs a "
+                    f"wildcard-DNS name ({hn.wildcard_name(address)} does not resolve here), and "
+                    "mboxed does not edit that cluster's DNS",
+                    hint="set `hostname:` to a name your DNS resolves to "
+                    f"{address} (e.g. --set hostname=sciencebox.example.org)",
+                )
             if choice.hosts_entry:
                 path = hosts_file(ctx)
                 text = path.read_text() if path.exists() else ""

@@ -363,3 +363,18 @@ def test_a_half_made_cluster_is_journaled_and_down_deletes_it(tmp_path: Path) ->
         assert [e.kind for e in world.ctx.journal("cluster")] == ["cluster_created"]
         world.down()
         assert world.tool_state("minikube")["profiles"] == {}
+
+
+def test_existing_cluster_dns_is_never_edited_for_auto_hostnames(tmp_path: Path) -> None:
+    overrides = ("provider.name=existing", "provider.context=prod")  # hostname: auto, offline
+    with make_world(tmp_path, *overrides) as world:
+        world.api.write_kubeconfig(world.kubeconfig, context="prod")
+        for name in ("node-kind-ready.json", "ingressclass-nginx.json"):
+            world.api.add(load_object(name))
+        world.api.add(load_object("configmap-coredns-kubeadm.json"))
+        with pytest.raises(ProfileError) as err:
+            world.up()
+        assert "does not edit that cluster's DNS" in err.value.message
+        assert "--set hostname=" in err.value.hint
+        assert not [m for m, _ in world.api.requests if m in ("PATCH", "PUT")]
+        assert "mboxed.test" not in world.hosts.read_text()
