@@ -9,6 +9,7 @@ latest generation and all its replicas are updated and ready.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -163,16 +164,12 @@ def read_object(client: Any, kind: str, namespace: str, name: str) -> dict[str, 
         if exc.status == 404:
             return None
         raise
-    import json
-
     data: dict[str, Any] = json.loads(obj.data)
     data.setdefault("kind", kind)
     return data
 
 
 def list_nodes(client: Any) -> list[dict[str, Any]]:
-    import json
-
     from kubernetes import client as k8s
 
     raw = k8s.CoreV1Api(client).list_node(_preload_content=False)
@@ -192,18 +189,16 @@ def wait_for(
     """Poll `check` until it says ready, at most `timeout` seconds; report each
     new state through `progress`. API errors while polling count as not ready
     yet (the API server may be warming up)."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
     deadline = time.monotonic() + timeout
     last = ""
     while True:
         try:
             ok, detail = check()
-        except (TransientError, OSError) as exc:
+        except (TransientError, OSError, ApiException, HTTPError) as exc:
             ok, detail = False, describe_api_error(exc)
-        except Exception as exc:  # ApiException and urllib3 errors while warming up
-            if type(exc).__module__.startswith(("kubernetes", "urllib3")):
-                ok, detail = False, describe_api_error(exc)
-            else:
-                raise
         if ok:
             if progress is not None:
                 progress(f"{what}: {detail}")

@@ -160,14 +160,12 @@ class ExistingProvider:
             )
 
     def ingress_address(self, client: Any) -> str:
-        import json as _json
-
         from kubernetes import client as k8s
 
         from mboxed.providers.kind import node_address
 
         raw = k8s.CoreV1Api(client).list_service_for_all_namespaces(_preload_content=False)
-        found = load_balancer_address(_json.loads(raw.data).get("items", []))
+        found = load_balancer_address(json.loads(raw.data).get("items", []))
         return found or node_address(kube.list_nodes(client))
 
     def https_port(self) -> int:
