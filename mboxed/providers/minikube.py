@@ -181,21 +181,30 @@ class MinikubeProvider:
             [self.binary, "status", "-p", self.spec.name, "-o", "json"], check=False
         )
         parsed = parse_status(result.stdout, result.returncode)
+        profile = self._profile()
+        if parsed is None and result.returncode != EXIT_PROFILE_NOT_FOUND and profile is not None:
+            # `status` failed some other way (e.g. the Docker daemon is down):
+            # the profile exists, in an unknown state — never "absent".
+            tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
+            return ClusterStatus(
+                True, False, profile.status or "Unknown", self._settings(profile), " ".join(tail)
+            )
         if parsed is None:
             return ClusterStatus.absent(f"no minikube profile {self.spec.name!r}")
-        profile = self._profile()
-        settings: dict[str, Any] = {}
-        if profile is not None:
-            settings = {
-                "driver": profile.driver,
-                "cpus": profile.cpus,
-                "memory": f"{profile.memory_mib}MiB",
-                "disk": f"{profile.disk_mib}MiB",
-                "kubernetes_version": profile.kubernetes_version,
-            }
+        settings = self._settings(profile) if profile is not None else {}
         state = "Running" if parsed.running else (parsed.host or "Unknown")
         detail = f"host {parsed.host}, kubelet {parsed.kubelet}, apiserver {parsed.apiserver}"
         return ClusterStatus(True, parsed.running, state, settings, detail)
+
+    @staticmethod
+    def _settings(profile: MinikubeProfile) -> dict[str, Any]:
+        return {
+            "driver": profile.driver,
+            "cpus": profile.cpus,
+            "memory": f"{profile.memory_mib}MiB",
+            "disk": f"{profile.disk_mib}MiB",
+            "kubernetes_version": profile.kubernetes_version,
+        }
 
     def wanted_settings(self) -> dict[str, Any]:
         return {

@@ -172,3 +172,14 @@ def test_load_image_into_the_profile(tmp_path: Path) -> None:
         ]  # fmt: skip
         profile = world.tool_state("minikube")["profiles"]["mboxed"]
         assert profile["images"] == ["registry.cern.ch/sciencebox/swan:0.0.1"]
+
+
+def test_a_failing_status_of_an_existing_profile_is_not_absent(tmp_path: Path) -> None:
+    """Otherwise mboxed would journal someone else's profile as its own."""
+    with make_world(tmp_path, env={"MBOXED_FAKE_MINIKUBE_DOCKER_DOWN": "1"}) as world:
+        provider = MinikubeProvider(ClusterSpec("minikube", "mboxed"), world.ctx.shell)
+        assert provider.status().exists is False  # no profile at all: absent
+        world.ctx.shell.run(["minikube", "start", "-p", "mboxed", "--force"])
+        status = provider.status()
+        assert (status.exists, status.running) == (True, False)
+        assert "Docker daemon" in status.detail
