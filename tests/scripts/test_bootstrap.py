@@ -7,9 +7,18 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+WHEELHOUSE = os.environ.get("MBOXED_TEST_WHEELHOUSE")
+
+
+@pytest.mark.skipif(
+    not WHEELHOUSE,
+    reason="needs the dependency wheelhouse that scripts/test builds (MBOXED_TEST_WHEELHOUSE)",
+)
 def test_bootstrap_installs_once_links_and_runs(tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"
     shutil.copytree(
@@ -21,6 +30,9 @@ def test_bootstrap_installs_once_links_and_runs(tmp_path: Path) -> None:
         **os.environ,
         "MBOXED_VENV": str(tmp_path / "venv"),
         "MBOXED_BIN_DIR": str(tmp_path / "bin"),
+        # Loopback only: pip installs from the wheelhouse, never from an index.
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(WHEELHOUSE),
     }
     first = subprocess.run(
         [str(checkout / "scripts" / "mboxed"), "profiles", "list"],
