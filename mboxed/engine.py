@@ -43,10 +43,17 @@ class Action:
 
 @dataclass
 class Plan:
-    """What a step would do. No actions = nothing to do, and `reason` says why."""
+    """What a step would do. No actions = nothing to do, and `reason` says why.
+
+    A blocked plan has no action the step could take, yet the world is not
+    right: only the user can unblock it (`hint` says how). `up` fails there,
+    resumably; a dry run shows it.
+    """
 
     actions: list[Action] = field(default_factory=list)
     reason: str = ""
+    blocked: bool = False
+    hint: str = ""
 
     @property
     def empty(self) -> bool:
@@ -55,6 +62,10 @@ class Plan:
     @classmethod
     def nothing(cls, reason: str) -> Plan:
         return cls([], reason)
+
+    @classmethod
+    def blocked_by(cls, reason: str, hint: str) -> Plan:
+        return cls([], reason, blocked=True, hint=hint)
 
 
 @dataclass(frozen=True)
@@ -193,7 +204,7 @@ class Context:
 @dataclass
 class StepResult:
     name: str
-    outcome: str  # done | skipped | planned | deferred | failed | interrupted | undone
+    outcome: str  # done | skipped | planned | blocked | deferred | failed | interrupted | undone
     plan: Plan | None = None
     elapsed: float = 0.0
     note: str = ""
@@ -319,7 +330,7 @@ class Pipeline:
             finally:
                 ctx.current_step = None
             elapsed = time.monotonic() - started
-            outcome = "skipped" if plan.empty else "planned"
+            outcome = "blocked" if plan.blocked else "skipped" if plan.empty else "planned"
             if not plan.empty:
                 pending.append(step.name)
             results.append(StepResult(step.name, outcome, plan, elapsed, note))
@@ -374,6 +385,8 @@ class Pipeline:
                     f"step {step.name} cannot run yet: it needs {exc.after} first",
                     hint=f"run `mboxed up` (or add --only {exc.after})",
                 ) from None
+            if plan.blocked:
+                raise MboxedError(f"{step.name}: {plan.reason}", hint=plan.hint)
             if plan.empty:
                 before = copy.deepcopy(record.data)
                 record.data.update(status="done", inputs_hash=inputs_hash, error=None)
@@ -394,6 +407,8 @@ class Pipeline:
             if produced:
                 record.outputs.update(produced)
             facts, after = self._facts_and_plan(ctx, step)
+            if after.blocked:
+                raise MboxedError(f"{step.name}: {after.reason}", hint=after.hint)
             if not after.empty:
                 left = "; ".join(a.summary for a in after.actions)
                 raise DidNotConverge(

@@ -54,6 +54,11 @@ class PlainReporter:
         self._say(f"    {name}: {message}")
 
     def step_planned(self, name: str, plan: Plan, note: str) -> None:
+        if plan.blocked:
+            self._say(f"  {MARKS['failed']} {name}: blocked: {plan.reason}")
+            if plan.hint:
+                self._say(f"      then: {plan.hint}")
+            return
         if plan.empty:
             self._say(f"  {MARKS['skipped']} {name}: {plan.reason or 'nothing to do'}")
             return

@@ -343,3 +343,45 @@ def test_the_engine_runs_commands_only_through_the_shell_seam() -> None:
 
 def test_environment_has_no_real_home(isolated_home: Path) -> None:
     assert os.environ["HOME"] == str(isolated_home)
+
+
+class WaitsForUser(BaseStep):
+    """Blocked until a file appears that only 'the user' can create."""
+
+    name = "needs-user"
+    description = "blocked until the user acts"
+
+    def __init__(self, key: Path) -> None:
+        self.key = key
+
+    def facts(self, ctx: Context) -> bool:
+        return self.key.exists()
+
+    def plan(self, ctx: Context, facts: bool) -> Plan:
+        if facts:
+            return Plan.nothing("the user did it")
+        return Plan.blocked_by("the key is missing", "create it, then run `mboxed up` again")
+
+    def apply(self, ctx: Context, plan: Plan) -> None:  # pragma: no cover - never planned
+        raise AssertionError("a blocked step is never applied")
+
+
+def test_a_blocked_step_stops_up_resumably_and_shows_in_the_plan(tmp_path: Path) -> None:
+    ctx, steps, work = fresh(tmp_path, 2)
+    key = tmp_path / "key"
+    pipeline = Pipeline([steps[0], WaitsForUser(key), steps[1]])
+    ctx.options.dry_run = True
+    planned = pipeline.up(ctx)
+    assert [r.outcome for r in planned] == ["planned", "blocked", "planned"]
+    ctx.options.dry_run = False
+    with pytest.raises(MboxedError, match="needs-user: the key is missing") as info:
+        pipeline.up(ctx)
+    assert info.value.hint == "create it, then run `mboxed up` again"
+    state = State.load(ctx.paths.state_file("default"), "default")
+    assert state.data["steps"]["needs-user"]["status"] == "failed"
+    assert not (work / "s01.txt").exists()
+    key.write_text("made by the user")
+    results = Pipeline([*toy_steps(work, 2)[:1], WaitsForUser(key), *toy_steps(work, 2)[1:]]).up(
+        reload(ctx)
+    )
+    assert [r.outcome for r in results] == ["skipped", "skipped", "done"]

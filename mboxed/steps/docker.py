@@ -414,9 +414,12 @@ def plan_docker(facts: DockerFacts, deployment_dir: Path, profile: Any) -> Plan:
     if actions:
         return Plan(actions)
     if not probe.reachable:
-        return Plan.nothing(
-            f"Docker runs and {facts.user} is in the docker group, but this shell is not yet: "
-            "run `newgrp docker` (or log in again), then `mboxed up`"
+        # Nothing mboxed can do from this process: group membership reaches a
+        # process only through a new login. Failing here (not skipping) stops
+        # the cluster step from failing later with a confusing socket error.
+        return Plan.blocked_by(
+            f"Docker runs and {facts.user} is in the docker group, but this shell is not yet",
+            "run `newgrp docker` (or log out and in), then `mboxed up` again: it resumes here",
         )
     return Plan.nothing(f"{probe.summary} at {probe.base_url}")
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mboxed.engine import Action, BaseStep, Context, Plan
-from mboxed.errors import MboxedError
+from mboxed.engine import BaseStep, Context, Plan
 from mboxed.host import (
     HostFacts,
     cgroup_version,
@@ -484,15 +483,9 @@ class PreflightStep(BaseStep):
         return plan_preflight(facts, ctx.profile_name or "this profile", ctx.options.force)
 
     def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any] | None:
-        failed = [a.detail for a in plan.actions if a.kind == "fail"]
-        lines = [f"{d['id']}: {d['value']} (need {d['need']})" for d in failed]
-        fixes = [d["fix"] for d in failed if d.get("fix")]
-        raise MboxedError(
-            f"this host does not meet the profile's needs: {'; '.join(lines)}",
-            hint="; ".join(fixes) + " — or `mboxed up --force` to go on anyway"
-            if fixes
-            else "`mboxed up --force` goes on anyway",
-        )
+        # Preflight only reads the host: its plan is empty or blocked, never
+        # a list of actions, so the engine never calls this.
+        raise AssertionError("preflight has nothing to apply")
 
     def outputs(self, ctx: Context, facts: PreflightFacts) -> Mapping[str, Any]:
         return {
@@ -507,15 +500,13 @@ def plan_preflight(facts: PreflightFacts, profile_name: str, force: bool) -> Pla
     warned = [c for c in facts.checks if c.status == "warn"]
     note = f" ({len(warned)} warning(s): {', '.join(c.id for c in warned)})" if warned else ""
     if failed and not force:
-        return Plan(
-            [
-                Action(
-                    f"stop: {c.id}: {c.value}, need {c.need}" + (f" — {c.fix}" if c.fix else ""),
-                    "fail",
-                    c.to_dict(),
-                )
-                for c in failed
-            ]
+        lines = [f"{c.id}: {c.value} (need {c.need})" for c in failed]
+        fixes = [c.fix for c in failed if c.fix]
+        return Plan.blocked_by(
+            f"this host does not meet the needs of {profile_name}: {'; '.join(lines)}",
+            "; ".join(fixes) + " — or `mboxed up --force` to go on anyway"
+            if fixes
+            else "`mboxed up --force` goes on anyway",
         )
     if failed:
         ids = ", ".join(c.id for c in failed)

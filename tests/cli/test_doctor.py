@@ -82,7 +82,7 @@ def test_plan_names_the_host_steps() -> None:
     result = mboxed("plan", "--profile", "demo")
     assert result.returncode == 0, result.stderr
     named = [line.split()[1].rstrip(":") for line in result.stdout.splitlines()[1:]
-             if line.startswith("  ") and line.split()[0] in ("•", "↷")]  # fmt: skip
+             if line.startswith("  ") and line.split()[0] in ("•", "↷", "✗")]  # fmt: skip
     for step in ("preflight", "packages", "docker", "kubectl", "helm", "minikube", "kind"):
         assert step in named
 

@@ -156,11 +156,13 @@ def test_sudo_user_is_added_even_when_root_can_reach_the_engine() -> None:
     assert plan.actions[0].detail["newgrp"]  # alice's own shell is not in it yet
 
 
-def test_group_added_but_shell_not_yet_says_newgrp() -> None:
+def test_group_added_but_shell_not_yet_blocks_with_newgrp() -> None:
     denied = replace(UP, reachable=False, error="permission denied on the Docker socket")
     f = facts(probe=denied, user="alice", is_root=False, process_in_group=False)
     plan = plan_docker(f, DIR, profile())
-    assert plan.empty and "newgrp docker" in plan.reason
+    assert plan.empty and plan.blocked
+    assert "this shell is not yet" in plan.reason
+    assert plan.hint.startswith("run `newgrp docker`")
 
 
 def test_a_running_engine_that_does_not_answer_is_never_restarted() -> None:

@@ -181,9 +181,12 @@ def test_plan_stops_on_failures_and_force_goes_on() -> None:
     warned = Check("cgroup", "cgroup version", "warn", "v1", "cgroup v2")
     facts = PreflightFacts((failed, warned), "linux/amd64", "apt")
     plan = plan_preflight(facts, "demo", force=False)
-    assert [a.summary for a in plan.actions] == [
-        "stop: cpu: 2, need >= 4 (provider.cpus) — --set provider.cpus=2"
-    ]
+    assert plan.blocked and plan.empty
+    assert (
+        plan.reason
+        == "this host does not meet the needs of demo: cpu: 2 (need >= 4 (provider.cpus))"
+    )
+    assert plan.hint == "--set provider.cpus=2 — or `mboxed up --force` to go on anyway"
     forced = plan_preflight(facts, "demo", force=True)
     assert forced.empty and "going on because of --force" in forced.reason
     ok = plan_preflight(PreflightFacts((warned,), "linux/amd64", "apt"), "demo", force=False)
@@ -230,11 +233,13 @@ def test_step_stops_up_with_the_failed_checks_and_force_goes_on(
     )
     step = PreflightStep()
     dry = world.up(step, dry_run=True)
-    assert dry.outcome == "planned" and dry.plan is not None
-    assert dry.plan.actions[0].summary.startswith("stop: cpu: ")
+    assert dry.outcome == "blocked" and dry.plan is not None
+    assert dry.plan.reason.startswith("this host does not meet the needs of demo: cpu: ")
     with pytest.raises(MboxedError) as caught:
         world.up(step)
-    assert caught.value.message.startswith("this host does not meet the profile's needs: cpu: ")
+    assert caught.value.message.startswith(
+        "preflight: this host does not meet the needs of demo: cpu: "
+    )
     assert "--force" in caught.value.hint
     assert world.ctx.state.step("preflight").status == "failed"
     world.ctx.options.force = True
