@@ -7,6 +7,7 @@ that `down` removes exactly those (and nothing that was there before).
 from __future__ import annotations
 
 import contextlib
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 from mboxed.engine import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
 from mboxed.host import package_manager, parse_os_release
+from mboxed.shell import Shell
 
 # curl and CA certificates for downloads; conntrack and socat are what
 # kubelet/kube-proxy and `kubectl port-forward` need on a node (minikube's
@@ -105,6 +107,14 @@ def installed_packages(shell: Any, manager: str, names: Sequence[str]) -> set[st
     return set()
 
 
+def apt_lists_dir(shell: Shell) -> Path:
+    """Where apt keeps its package lists, as apt itself is configured
+    (APT_CONFIG, apt.conf.d); the Debian default when apt-config cannot say."""
+    result = shell.run(["apt-config", "shell", "LISTS", "Dir::State::Lists/d"], check=False)
+    value = shlex.split(result.stdout.partition("=")[2]) if result.ok else []
+    return Path(value[0]) if value else APT_LISTS
+
+
 def apt_lists_stale(lists: Path = APT_LISTS, now: float | None = None) -> bool:
     """True when apt has no package lists or they are older than a day."""
     try:
@@ -143,7 +153,7 @@ class PackagesStep(BaseStep):
             manager=manager,
             wanted=wanted,
             installed=frozenset(installed),
-            apt_lists_stale=manager == "apt" and apt_lists_stale(),
+            apt_lists_stale=manager == "apt" and apt_lists_stale(apt_lists_dir(ctx.shell)),
         )
 
     def plan(self, ctx: Context, facts: PackagesFacts) -> Plan:

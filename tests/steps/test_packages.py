@@ -3,6 +3,7 @@ three-way test through dnf and brew stand-ins, and for real with apt as root."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from mboxed.steps.packages import (
     parse_dpkg_query,
     plan_packages,
 )
+from tests.file_server import FileServer
 from tests.steps.host_world import make_world
 
 # Captured on Debian 12: dpkg-query -W -f '${Package}\t${db:Status-Abbrev}\n' \
@@ -174,29 +176,91 @@ def _dpkg_installed(name: str) -> bool:
     return result.returncode == 0 and result.stdout.startswith("ii")
 
 
+HARMLESS = "mboxed-test-harmless"
+
+
+def _build_deb(root: Path) -> bytes:
+    """A tiny real .deb, built with dpkg-deb: one doc file, no scripts."""
+    pkg = root / "pkg"
+    (pkg / "DEBIAN").mkdir(parents=True)
+    (pkg / "DEBIAN" / "control").write_text(
+        f"Package: {HARMLESS}\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: mboxed tests <tests@localhost>\n"
+        "Description: harmless package for the mboxed packages-step test\n"
+    )
+    doc = pkg / "usr" / "share" / "doc" / HARMLESS
+    doc.mkdir(parents=True)
+    (doc / "README").write_text("installed by the mboxed test suite; removed by it too\n")
+    deb = root / f"{HARMLESS}_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(pkg), str(deb)], check=True)
+    return deb.read_bytes()
+
+
+def _loopback_apt(root: Path, server: FileServer) -> dict[str, str]:
+    """An apt repository on 127.0.0.1 and an APT_CONFIG that makes apt-get
+    see only it (its own lists and archive cache): the real apt and dpkg
+    install for real, and nothing leaves this machine."""
+    deb = _build_deb(root)
+    filename = f"pool/{HARMLESS}_1.0_all.deb"
+    # apt asks a flat repository for "./Packages" and may keep the "./" in
+    # the URLs of the files, so serve both spellings.
+    for prefix in ("/", "/./"):
+        server.add(f"{prefix}{filename}", deb)
+    stanza = (
+        f"Package: {HARMLESS}\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: mboxed tests <tests@localhost>\n"
+        f"Filename: {filename}\nSize: {len(deb)}\n"
+        f"SHA256: {hashlib.sha256(deb).hexdigest()}\n"
+        "Description: harmless package for the mboxed packages-step test\n\n"
+    )
+    for prefix in ("/", "/./"):
+        server.add(f"{prefix}Packages", stanza.encode())
+    lists, archives = root / "lists", root / "archives"
+    (lists / "partial").mkdir(parents=True)
+    (archives / "partial").mkdir(parents=True)
+    sources = root / "sources.list"
+    sources.write_text(f"deb [trusted=yes] {server.url}/ ./\n")
+    parts = root / "sources.list.d"
+    parts.mkdir()
+    conf = root / "apt.conf"
+    conf.write_text(
+        f'Dir::Etc::SourceList "{sources}";\n'
+        f'Dir::Etc::SourceParts "{parts}";\n'
+        f'Dir::State::Lists "{lists}";\n'
+        f'Dir::Cache::Archives "{archives}";\n'
+        'Acquire::Languages "none";\n'
+    )
+    return {"APT_CONFIG": str(conf)}
+
+
 @pytest.mark.host
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(os.geteuid() != 0, reason="installs a package: root only (CI)")
 @pytest.mark.skipif(shutil.which("apt-get") is None, reason="needs apt")
-def test_apt_for_real_installs_sl_and_down_removes_it(tmp_path: Path) -> None:
-    if _dpkg_installed("sl"):
-        pytest.skip("sl is already installed here; the test would not own it")
-    world = make_world(tmp_path, system_path=True)
-    step = PackagesStep(wanted={"apt": ("sl",)})
-    try:
-        planned, applied, again = world.three_way(step)
-        assert planned.plan is not None
-        assert planned.plan.actions[0].summary.startswith("install sl with apt")
-        assert applied.outcome == "done"
-        assert again.outcome == "skipped"
-        assert again.plan is not None and again.plan.reason == "sl already installed"
-        assert _dpkg_installed("sl")
-        assert [e.data["undo"] for e in world.ctx.journal("packages")] == [
-            ["apt-get", "-o", "DPkg::Lock::Timeout=300", "remove", "-y", "sl"]
-        ]
-        _down(world.ctx, step)
-        assert not _dpkg_installed("sl")
-        _down(world.ctx, step)  # idempotent: apt-get remove of a gone package exits 0
-    finally:
-        if _dpkg_installed("sl"):
-            subprocess.run(["apt-get", "remove", "-y", "-q", "sl"], check=False)
+def test_apt_for_real_installs_from_a_loopback_repo_and_down_removes_it(tmp_path: Path) -> None:
+    if _dpkg_installed(HARMLESS):
+        pytest.skip(f"{HARMLESS} is already installed here; the test would not own it")
+    with FileServer() as server:
+        env = _loopback_apt(tmp_path / "apt", server)
+        world = make_world(tmp_path, system_path=True, env=env)
+        step = PackagesStep(wanted={"apt": (HARMLESS,)})
+        try:
+            planned, applied, again = world.three_way(step)
+            assert planned.plan is not None
+            assert planned.plan.actions[0].summary.startswith(f"install {HARMLESS} with apt")
+            assert not _dpkg_installed(HARMLESS) or applied.outcome == "done"
+            assert applied.outcome == "done"
+            assert again.outcome == "skipped"
+            assert again.plan is not None and again.plan.reason == f"{HARMLESS} already installed"
+            assert _dpkg_installed(HARMLESS)
+            assert (Path("/usr/share/doc") / HARMLESS / "README").exists()
+            assert any(path.endswith(".deb") for path, _ in server.requests)
+            assert [e.data["undo"] for e in world.ctx.journal("packages")] == [
+                ["apt-get", "-o", "DPkg::Lock::Timeout=300", "remove", "-y", HARMLESS]
+            ]
+            _down(world.ctx, step)
+            assert not _dpkg_installed(HARMLESS)
+            _down(world.ctx, step)  # idempotent: apt-get remove of a gone package exits 0
+        finally:
+            if _dpkg_installed(HARMLESS):
+                subprocess.run(["dpkg", "--purge", HARMLESS], check=False)
