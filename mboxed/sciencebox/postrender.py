@@ -18,6 +18,16 @@
 2. Components switched off in the profile are dropped: the umbrella chart
    declares its dependencies without `condition:`, so only the rendered
    documents (`# Source: sciencebox/charts/<name>/...`) can be left out.
+3. The LDAP seeding script keeps going past entries that already exist:
+   ldap-instance-config 0.0.1 (templates/configmap.yaml, the `-script`
+   ConfigMap the Job `<release>-ldap-instance-config` runs as
+   `/bin/bash /root/instance_config.sh`) loads each LDIF with
+   `ldapadd -x -H $LDAP_URI -D $LDAP_BIND_DN -w $LDAP_BIND_PASSWORD -f $ldif`,
+   which stops at the first entry that exists. With `-c` (ldapmodify(1):
+   continuous operation mode, errors are reported but processing continues)
+   a second run adds the users a first run did not know, which is what the
+   `sciencebox` step relies on when it re-runs that Job after the users
+   changed. (The script has no `set -e` and ends with `exit 0`, upstream.)
 
 Helm hands the rendered manifests on stdin and applies what comes out on
 stdout (`helm upgrade --install --post-renderer PATH`; Helm docs "Advanced
@@ -70,6 +80,13 @@ TEMPLATE_DEFAULT_LITERALS: tuple[str, ...] = (
     "password=admin ",
 )
 
+# (source of the rendered document, regex, replacement): line edits of a
+# template's text (facts: sciencebox/charts ec7324658b48,
+# ldap-instance-config/templates/configmap.yaml).
+SEED_SCRIPT_SOURCE = "sciencebox/charts/ldap-instance-config/templates/configmap.yaml"
+LDAPADD_CONTINUE = (SEED_SCRIPT_SOURCE, r"(?m)^([ \t]*)ldapadd -x ", r"\1ldapadd -c -x ")
+TEMPLATE_EDITS: tuple[tuple[str, str, str], ...] = (LDAPADD_CONTINUE,)
+
 COMPONENT_SOURCES = {
     "swan": "sciencebox/charts/swan/",
     "cernbox": "sciencebox/charts/cernbox/",
@@ -84,7 +101,8 @@ def make_config(secrets: Mapping[str, str], components: Mapping[str, bool]) -> d
         [pattern, literal, secrets[name]] for pattern, literal, name in TEMPLATE_SECRETS
     ]
     drop = [source for name, source in COMPONENT_SOURCES.items() if not components.get(name, True)]
-    return {"replacements": replacements, "drop_sources": drop}
+    edits = [list(edit) for edit in TEMPLATE_EDITS]
+    return {"replacements": replacements, "drop_sources": drop, "edits": edits}
 
 
 def config_for(ctx: Any) -> dict[str, Any]:
@@ -103,6 +121,12 @@ def split_documents(stream: str) -> list[str]:
     return [doc for doc in _SEPARATOR.split(stream) if doc.strip()]
 
 
+def source_of(doc: str) -> str:
+    """The template a rendered document came from (Helm's `# Source:` line)."""
+    match = _SOURCE.search(doc)
+    return match.group(1) if match else ""
+
+
 def _replacer(old: str, new: str) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
         return match.group(0).replace(old, new)
@@ -119,6 +143,9 @@ def render(stream: str, config: Mapping[str, Any]) -> str:
             continue
         for pattern, literal, value in config.get("replacements", []):
             doc = re.sub(pattern, _replacer(str(literal), str(value)), doc)
+        for edit_source, pattern, replacement in config.get("edits", []):
+            if source and source.group(1) == edit_source:
+                doc = re.sub(pattern, replacement, doc)
         kept.append(doc.strip("\n"))
     return "".join(f"---\n{doc}\n" for doc in kept)
 

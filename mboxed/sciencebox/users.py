@@ -528,12 +528,37 @@ def render_groups_ldif(groups: Sequence[Group], users: Sequence[User]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def render_memberships_ldif(groups: Sequence[Group], users: Sequence[User]) -> str:
+    """Each group's members set again (RFC 2849 `changetype: modify`,
+    `replace:`), so that a second run of the seeding Job brings the groups of
+    an existing LDAP up to date: `ldapadd -c` skips the group entries of
+    20_groups.ldif that already exist (LDAP error 68), and `ldapadd` is
+    `ldapmodify -a`, which applies records that name their changetype as
+    written. `replace` is idempotent and drops members who left."""
+    by_name = {u.name: u for u in users}
+    blocks = []
+    for group in groups:
+        members = [m for m in group.members if m in by_name]
+        lines = [f"dn: {group.dn}", "changetype: modify", "replace: uniqueMember"]
+        lines += [f"uniqueMember: {by_name[m].dn}" for m in members]
+        lines += ["-", "replace: memberUid"]
+        lines += [f"memberUid: {m}" for m in members]
+        lines.append("-")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
 def render_ldif(users: Sequence[User], groups: Sequence[Group]) -> dict[str, str]:
-    """The `ldap-instance-config.ldifFiles` mapping of the chart."""
-    return {
+    """The `ldap-instance-config.ldifFiles` mapping of the chart. The seeding
+    script loads `*.ldif` sorted by name: users, groups, then memberships."""
+    files = {
         "10_users.ldif": render_users_ldif(users),
         "20_groups.ldif": render_groups_ldif(groups, users),
     }
+    memberships = render_memberships_ldif(groups, users)
+    if memberships:
+        files["30_memberships.ldif"] = memberships
+    return files
 
 
 def eos_user_list(users: Sequence[User]) -> dict[str, dict[str, int]]:

@@ -54,6 +54,18 @@ bind_password and the MariaDB root db_password; ocis/templates: the swan client
 secret and the supervisord password) are rewritten in the rendered manifests
 by mboxed/sciencebox/postrender.py with the same generated values.
 
+LDAP keeps its data: the chart sets `ldap.persistence.enabled: false`, so
+its users (loaded once by the ldap-instance-config Job) were gone whenever the
+LDAP pod restarted. openldap 2.0.4 (the published openldap-2.0.4.tgz, sha256
+13d4b44a..., tag v2.0.4 = 91f19be35e97; templates/statefullset.yaml,
+values.yaml) mounts one volume `data` at /var/lib/ldap (subPath data),
+/etc/ldap/slapd.d (subPath config-data) and the certs directory: an emptyDir
+unless `persistence.enabled`, else a volumeClaimTemplate with
+`persistence.accessModes`, `persistence.size` and `persistence.storageClass`
+(unset: the cluster's default StorageClass, which minikube and kind have).
+osixia/openldap then finds its database at the next start and skips the
+bootstrap. 1Gi is plenty for a class (the chart's default is 8Gi).
+
 Component toggles: the umbrella chart 0.0.8 declares its dependencies without
 `condition:`, so no values flag can switch SWAN or CERNBox off (a
 `swan.enabled: false` would be silently ignored by Helm). A disabled component
@@ -149,6 +161,9 @@ SECRET_PATHS: tuple[str, ...] = (
 )
 
 SWAN_TLS_SECRET = "sciencebox-swan-tls"
+
+# The LDAP server's volume (openldap 2.0.4 `persistence`; see the module docstring).
+LDAP_PERSISTENCE: dict[str, Any] = {"enabled": True, "size": "1Gi"}
 
 
 @dataclass(frozen=True)
@@ -251,6 +266,7 @@ def build_values(
             "sssKeytab": {"createSecret": True, "fromFile": "", "fromValue": s["eos_sss_keytab"]}
         },
         "ldap": {
+            "persistence": dict(LDAP_PERSISTENCE),
             "adminPassword": s["ldap_admin_password"],
             "configPassword": s["ldap_config_password"],
             "env": {"LDAP_READONLY_USER_PASSWORD": s["ldap_readonly_password"]},

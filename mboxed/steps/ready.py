@@ -31,6 +31,7 @@ class Unit:
     name: str
     ready: bool
     detail: str
+    failed: bool = False  # will never be ready by waiting (a Job that gave up)
 
     @property
     def label(self) -> str:
@@ -69,6 +70,12 @@ def unit_state(obj: Mapping[str, Any]) -> Unit:
     if kind == "Job":
         want = int((obj.get("spec") or {}).get("completions") or 1)
         done = int(status.get("succeeded") or 0)
+        # batch/v1 JobStatus.conditions: type Failed, status "True" once the
+        # Job controller gave up (reason BackoffLimitExceeded, DeadlineExceeded)
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "Failed" and cond.get("status") == "True":
+                why = ": ".join(str(v) for v in (cond.get("reason"), cond.get("message")) if v)
+                return Unit(kind, name, False, f"failed: {why or 'no reason given'}", True)
         return Unit(kind, name, done >= want, f"{done}/{want} completed")
     if kind == "DaemonSet" and int(status.get("desiredNumberScheduled", -1)) == 0:
         observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
@@ -237,6 +244,8 @@ class ReadyStep(BaseStep):
                 shown = line
             if facts.units and not facts.waiting:
                 return {"workloads": len(facts.units)}
+            if any(u.failed for u in facts.units):
+                raise self._failed(ctx, client, facts)
             if time.monotonic() >= deadline:
                 raise self._timeout(ctx, client, facts, timeout)
             time.sleep(self.interval)
@@ -263,6 +272,24 @@ class ReadyStep(BaseStep):
                 diagnosis = diagnosis.with_logs(logs)
             found.append(diagnosis)
         return found
+
+    def _failed(self, ctx: Context, client: Any, facts: ReadyFacts) -> MboxedError:
+        """A Job gave up: waiting longer cannot help, so say so now."""
+        failed = [u for u in facts.units if u.failed]
+        lines = [f"ScienceBox is not ready: {', '.join(f'{u.label} {u.detail}' for u in failed)}"]
+        diagnoses = self.diagnoses(ctx, client, facts)
+        if diagnoses:
+            lines.append("stuck pods:")
+            lines += ["  " + d.render(self.log_lines).replace("\n", "\n  ") for d in diagnoses]
+        cluster = ctx.outputs("cluster")
+        where = f" --context {cluster['context']}" if cluster.get("context") else ""
+        names = " ".join(f"job/{u.name}" for u in failed)
+        return MboxedError(
+            "\n".join(lines),
+            hint=f"its log says why: `kubectl{where} logs {names}`; waiting cannot help: fix "
+            "the cause (for the LDAP seeding job: the LDAP server), then `mboxed up` again, "
+            "which deletes a failed seeding job and has the upgrade create it again",
+        )
 
     def _timeout(self, ctx: Context, client: Any, facts: ReadyFacts, timeout: float) -> MboxedError:
         diagnoses = self.diagnoses(ctx, client, facts)

@@ -5,6 +5,18 @@ Facts come from helm itself (`helm status -o json`, `helm get values -o json`,
 `helm list -o json`): a release deleted by hand is noticed, and a re-run with
 unchanged values does nothing. The values file is written 0600 into the
 deployment directory (it holds secrets) as JSON, which is YAML to helm.
+
+Users reach LDAP through a plain Job of the chart (ldap-instance-config
+0.0.1, templates/job.yaml: `<release>-ldap-instance-config`, no Helm hook
+annotation), which runs once: Helm does not run a Job again when only the
+LDIF ConfigMap it mounts changes. So when the users' LDIF changed on an
+installed release, the finished Job is deleted through the Kubernetes API
+right before `helm upgrade`, and the upgrade creates it again (helm
+pkg/kube/client.go `Update`: a resource of the new manifest that the cluster
+lacks is created); the post-renderer makes its `ldapadd` continue past the
+entries that exist. When the LDAP server's storage (`ldap.persistence`)
+changes, its StatefulSet goes too: volumeClaimTemplates cannot be updated in
+place (the API server refuses it, and with it the whole upgrade).
 """
 
 from __future__ import annotations
@@ -97,6 +109,61 @@ def secret_strings(secrets: Mapping[str, Any], users: Iterable[Mapping[str, Any]
     return found
 
 
+# What the chart 0.0.8 renders for the LDAP server and its seeding Job
+# (`# Source:` paths of `helm template`; names by the subcharts' fullname
+# helpers: `<release>-<chart name or alias>` unless the release name contains it).
+SEED_JOB_SOURCE = "/charts/ldap-instance-config/templates/job.yaml"
+LDAP_STATEFULSET_SOURCE = "/charts/ldap/templates/statefullset.yaml"
+LDIF_PATH = ("ldap-instance-config", "ldifFiles")
+# openldap 2.0.4 values.yaml `persistence` with the umbrella's `enabled: false`
+LDAP_STORAGE_DEFAULTS: dict[str, Any] = {
+    "enabled": False,
+    "accessModes": ["ReadWriteOnce"],
+    "size": "8Gi",
+}
+
+
+def _lookup(values: Any, path: Sequence[str]) -> Any:
+    node = values
+    for part in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def ldap_storage(values: Any) -> dict[str, Any]:
+    """What the LDAP StatefulSet's volumeClaimTemplates follow, defaults filled in."""
+    given = _lookup(values, ("ldap", "persistence"))
+    merged = {**LDAP_STORAGE_DEFAULTS, **(given if isinstance(given, Mapping) else {})}
+    return merged if merged.get("enabled") else {"enabled": False}
+
+
+def fullname(release: str, chart: str) -> str:
+    """The `<chart>.fullname` helper of ldap-instance-config and openldap."""
+    name = release if chart in release else f"{release}-{chart}"
+    return name[:63].rstrip("-")
+
+
+def rendered_name(manifest: str, source_suffix: str, kind: str) -> str:
+    """metadata.name of the `kind` document rendered from a template whose
+    `# Source:` ends with `source_suffix` ("" when the manifest has none)."""
+    import yaml
+
+    from mboxed.sciencebox.postrender import source_of, split_documents
+
+    for doc in split_documents(manifest):
+        if not source_of(doc).endswith(source_suffix):
+            continue
+        try:
+            obj = yaml.safe_load(doc)
+        except yaml.YAMLError:
+            continue
+        if isinstance(obj, dict) and obj.get("kind") == kind:
+            return str((obj.get("metadata") or {}).get("name") or "")
+    return ""
+
+
 @dataclass(frozen=True)
 class ReleaseFacts:
     release: str
@@ -109,6 +176,11 @@ class ReleaseFacts:
     deployed_chart: str = ""  # `helm list -o json` "chart": name-version
     postrender_current: bool = True  # the post-renderer on disk renders with today's secrets
     leftover_defaults: tuple[str, ...] = ()  # chart default secrets in the deployed manifest
+    users_changed: bool = False  # the deployed LDIF differs from the wanted one
+    storage_changed: bool = False  # ldap.persistence differs: LDAP StatefulSet recreated
+    seed_job: str = ""  # the LDAP seeding Job's name
+    seed_job_state: str = ""  # "" (not read), present, missing, failed
+    ldap_statefulset: str = ""  # the LDAP server's StatefulSet's name
 
     @property
     def state(self) -> str:
@@ -142,13 +214,41 @@ def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
         reasons.append("post-render config (template secrets, components) changed")
     if facts.leftover_defaults:
         reasons.append(f"{len(facts.leftover_defaults)} chart default secret(s) in the manifest")
+    if facts.seed_job_state in ("missing", "failed"):
+        reasons.append(f"the LDAP seeding job {facts.seed_job} is {facts.seed_job_state}")
     keys = changed_keys(facts.deployed, facts.desired)
     if keys:
         shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
         reasons.append(f"values changed: {shown}")
     if not reasons:
         return Plan.nothing(f"{where} is at revision {facts.revision}, deployed with these values")
-    return Plan([Action(f"upgrade {where}: {'; '.join(reasons)}", kind="upgrade", detail=detail)])
+    actions = []
+    if facts.storage_changed:
+        actions.append(
+            Action(
+                f"delete statefulset {facts.ldap_statefulset} and job {facts.seed_job}: the "
+                "LDAP storage (ldap.persistence) changes, which a StatefulSet cannot take in "
+                "place; the upgrade creates both again and the job loads the users",
+                kind="recreate-ldap",
+                detail={
+                    **detail,
+                    "statefulset": facts.ldap_statefulset,
+                    "job": facts.seed_job,
+                },
+            )
+        )
+    elif facts.users_changed or facts.seed_job_state in ("missing", "failed"):
+        why = "users or groups changed" if facts.users_changed else f"it {facts.seed_job_state}"
+        actions.append(
+            Action(
+                f"re-run the LDAP seeding job {facts.seed_job} ({why}): "
+                "delete the finished job, so that the upgrade creates it again",
+                kind="reseed",
+                detail={**detail, "job": facts.seed_job},
+            )
+        )
+    actions.append(Action(f"upgrade {where}: {'; '.join(reasons)}", kind="upgrade", detail=detail))
+    return Plan(actions)
 
 
 class ScienceBoxStep(BaseStep):
@@ -242,8 +342,28 @@ class ScienceBoxStep(BaseStep):
             ),
             "",
         )
+        from mboxed.kube import api_client
         from mboxed.sciencebox.postrender import leftover_defaults
 
+        manifest = str(status.get("manifest") or "")
+        users_changed = _lookup(deployed, LDIF_PATH) != _lookup(desired, LDIF_PATH)
+        storage_changed = ldap_storage(deployed) != ldap_storage(desired)
+        rendered_job = rendered_name(manifest, SEED_JOB_SOURCE, "Job")
+        seed_job = ldap_sts = seed_job_state = ""
+        if rendered_job:
+            # the release has a seeding Job: one that failed (or vanished) is
+            # run again, as `mboxed up` after a failed `ready` expects
+            client = api_client(cluster.get("context"), cluster.get("kubeconfig"))
+            job = api_call(client, "Job", "read", sb.namespace, rendered_job)
+            seed_job_state = "missing" if job is None else "present"
+            if job is not None and job_failed(job):
+                seed_job_state = "failed"
+            seed_job = rendered_job
+        if users_changed or storage_changed:
+            seed_job = seed_job or fullname(sb.release, "ldap-instance-config")
+            ldap_sts = rendered_name(manifest, LDAP_STATEFULSET_SOURCE, "StatefulSet") or (
+                fullname(sb.release, "ldap")
+            )
         return ReleaseFacts(
             base.release,
             base.namespace,
@@ -254,7 +374,12 @@ class ScienceBoxStep(BaseStep):
             deployed,
             chart_label,
             postrender_current=on_disk == postrender,
-            leftover_defaults=tuple(leftover_defaults(str(status.get("manifest") or ""))),
+            leftover_defaults=tuple(leftover_defaults(manifest)),
+            users_changed=users_changed,
+            storage_changed=storage_changed,
+            seed_job=seed_job,
+            ldap_statefulset=ldap_sts,
+            seed_job_state=seed_job_state,
         )
 
     def plan(self, ctx: Context, facts: ReleaseFacts) -> Plan:
@@ -291,6 +416,9 @@ class ScienceBoxStep(BaseStep):
                 context=cluster.get("context"),
                 kubeconfig=cluster.get("kubeconfig"),
             )
+        for action in plan.actions:
+            if action.kind in ("reseed", "recreate-ldap"):
+                self._delete_before_upgrade(ctx, cluster, action)
         ctx.progress(f"helm upgrade --install {sb.release}")
         self._helm(
             ctx,
@@ -308,6 +436,25 @@ class ScienceBoxStep(BaseStep):
             cluster,
         )
         return {"values_file": str(path)}
+
+    def _delete_before_upgrade(
+        self, ctx: Context, cluster: Mapping[str, Any], action: Action
+    ) -> None:
+        """Delete what the coming upgrade must create afresh (see the module
+        docstring): the seeding Job, and for `recreate-ldap` the LDAP
+        StatefulSet first. Gone already is fine; Helm recreates both."""
+        from mboxed.kube import api_client
+
+        client = api_client(cluster.get("context"), cluster.get("kubeconfig"))
+        namespace = ctx.profile.sciencebox.namespace
+        doomed = []
+        if action.kind == "recreate-ldap" and action.detail.get("statefulset"):
+            doomed.append(("StatefulSet", str(action.detail["statefulset"])))
+        if action.detail.get("job"):
+            doomed.append(("Job", str(action.detail["job"])))
+        for kind, name in doomed:
+            ctx.progress(f"deleting {kind.lower()}/{name} (the upgrade creates it again)")
+            delete_and_wait(client, kind, namespace, name)
 
     def outputs(self, ctx: Context, facts: ReleaseFacts) -> Mapping[str, Any]:
         return {
@@ -345,6 +492,67 @@ class ScienceBoxStep(BaseStep):
             ctx.progress("cluster unreachable; the release goes with the cluster")
             return
         raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
+
+
+_CALLS = {
+    "Job": ("BatchV1Api", "namespaced_job"),
+    "StatefulSet": ("AppsV1Api", "namespaced_stateful_set"),
+}
+
+
+def api_call(client: Any, kind: str, verb: str, namespace: str, name: str, **kwargs: Any) -> Any:
+    """`read` or `delete` one Job/StatefulSet through the kubernetes client:
+    its JSON, or None on 404 (absent is an answer, not an error)."""
+    from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    api_name, suffix = _CALLS[kind]
+    api = getattr(k8s, api_name)(client)
+    label = f"{kind.lower()}/{name} in namespace {namespace}"
+    try:
+        raw = getattr(api, f"{verb}_{suffix}")(
+            name, namespace, _preload_content=False, _request_timeout=30, **kwargs
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        if exc.status and exc.status >= 500:
+            raise TransientError(f"cannot {verb} {label}: HTTP {exc.status}") from None
+        raise MboxedError(
+            f"cannot {verb} {label}: HTTP {exc.status} {exc.reason}",
+            hint="mboxed re-creates the LDAP seeding job (and the LDAP server when its "
+            "storage changes) to load changed users: it needs to read and delete them",
+        ) from None
+    except (HTTPError, OSError) as exc:
+        raise TransientError(f"the Kubernetes API does not answer: {exc}") from None
+    return json.loads(raw.data or b"{}")
+
+
+def job_failed(job: Mapping[str, Any]) -> bool:
+    """batch/v1 JobStatus: condition Failed=True once the controller gave up."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Failed" and c.get("status") == "True" for c in conditions)
+
+
+def delete_and_wait(
+    client: Any, kind: str, namespace: str, name: str, timeout: float = 120.0
+) -> None:
+    """Delete one object with propagationPolicy=Background (the API's default
+    for a batch/v1 Job orphans its pods; Background has the garbage collector
+    remove them, and the object itself goes at once), then wait until a GET
+    says 404, so that Helm does not find it and patch it instead of creating it."""
+    import time
+
+    if api_call(client, kind, "delete", namespace, name, propagation_policy="Background") is None:
+        return
+    deadline = time.monotonic() + timeout
+    while api_call(client, kind, "read", namespace, name) is not None:
+        if time.monotonic() >= deadline:
+            raise TransientError(
+                f"{kind.lower()}/{name} is still there {timeout:g}s after its deletion"
+            )
+        time.sleep(1.0)
 
 
 def make() -> ScienceBoxStep:

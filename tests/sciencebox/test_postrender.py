@@ -143,3 +143,112 @@ def test_written_post_renderer_runs_as_helm_would_run_it(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert pr.leftover_defaults(result.stdout) == []
     assert secrets["reva_jwt_secret"] in result.stdout
+
+
+# ldap-instance-config 0.0.1 as chart 0.0.8 renders it for release `sciencebox`
+# (sciencebox/charts ec7324658b48: ldap-instance-config/templates/configmap.yaml
+# and job.yaml, labels from _helpers.tpl; script lines copied as facts).
+SEEDING = """\
+---
+# Source: sciencebox/charts/ldap-instance-config/templates/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: sciencebox-ldap-instance-config-script
+  labels:
+    helm.sh/chart: ldap-instance-config-0.0.1
+    app.kubernetes.io/name: ldap-instance-config
+    app.kubernetes.io/instance: sciencebox
+    app.kubernetes.io/version: "1.5.0"
+    app.kubernetes.io/managed-by: Helm
+data:
+  instance_config.sh: |
+    #!/bin/bash
+    set -x
+    # Wait for the LDAP server to be online
+    echo "INFO: Checking the LDAP server is online..."
+    init_probe ldapwhoami -x -H $LDAP_URI -D $LDAP_BIND_DN -w $LDAP_BIND_PASSWORD
+    echo "INFO: LDAP server is online."
+
+    # ldapadd all the ldif files in /root/ldif-files
+    for ldif in $(find /root/ldif-files -type l -name "*.ldif" | sort)  # k8s configMaps are projected as links
+    do
+      echo "INFO: Found $ldif -- Adding to ldap..."
+      ldapadd -x -H $LDAP_URI -D $LDAP_BIND_DN -w $LDAP_BIND_PASSWORD -f $ldif
+      sleep 3
+    done
+    echo "INFO: No other ldif files found..."
+    echo "INFO: Done!"
+
+    exit 0
+---
+# Source: sciencebox/charts/ldap-instance-config/templates/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: sciencebox-ldap-instance-config-ldif-files
+data:
+  10_users.ldif: |-
+    dn: ou=users,dc=owncloud,dc=com
+    objectClass: organizationalUnit
+    ou: users
+---
+# Source: sciencebox/charts/ldap-instance-config/templates/job.yaml
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: sciencebox-ldap-instance-config
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+        - name: ldap-instance-config
+          image: "osixia/openldap:1.5.0"
+          imagePullPolicy: Always
+          command: ["/bin/bash", "/root/instance_config.sh"]
+          volumeMounts:
+            - name: ldap-instance-config-script
+              mountPath: /root/instance_config.sh
+              subPath: instance_config.sh
+      volumes:
+        - name: ldap-instance-config-script
+          configMap:
+            name: sciencebox-ldap-instance-config-script
+            defaultMode: 0755
+---
+# Source: sciencebox/charts/other/templates/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: not-the-seeding-script
+data:
+  run.sh: |
+    ldapadd -x -H ldap://elsewhere -f x.ldif
+"""  # noqa: E501
+
+
+def test_the_seeding_job_runs_ldapadd_with_continue() -> None:
+    """The Job runs the script ConfigMap; its ldapadd gets -c (go on past
+    entries that exist), so a re-run loads the users a first run lacked."""
+    out = pr.render(SEEDING, pr.make_config(sb_secrets.complete({}), {}))
+    docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(out)}
+    script = docs["sciencebox-ldap-instance-config-script"]["data"]["instance_config.sh"]
+    ldapadds = [line.strip() for line in script.splitlines() if "ldapadd -" in line]
+    assert ldapadds == [
+        "ldapadd -c -x -H $LDAP_URI -D $LDAP_BIND_DN -w $LDAP_BIND_PASSWORD -f $ldif"
+    ]
+    # the probe, the Job that runs the script, and the rest stay as rendered
+    assert "init_probe ldapwhoami -x -H $LDAP_URI" in script
+    job = docs["sciencebox-ldap-instance-config"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "/bin/bash",
+        "/root/instance_config.sh",
+    ]
+    assert job["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] == (
+        "sciencebox-ldap-instance-config-script"
+    )
+    assert "ldapadd -x -H ldap://elsewhere" in docs["not-the-seeding-script"]["data"]["run.sh"]
+    # rendering twice is the same as once (helm may run an upgrade again)
+    again = pr.render(out, pr.make_config(sb_secrets.complete({}), {}))
+    assert again.count("ldapadd -c -x") == 1 and "ldapadd -c -c" not in again

@@ -210,7 +210,7 @@ def test_roster_password_column_is_used_and_others_generated() -> None:
 def test_ldif_entries_match_the_chart_layout_and_the_eos_list() -> None:
     users, groups = sb.build_users(wanted(count=3))
     files = sb.render_ldif(users, groups)
-    assert set(files) == {"10_users.ldif", "20_groups.ldif"}
+    assert set(files) == {"10_users.ldif", "20_groups.ldif", "30_memberships.ldif"}
     entries = parse_ldif(files["10_users.ldif"])
     assert entries[0]["dn"] == ["ou=users,dc=owncloud,dc=com"]
     eos = sb.eos_user_list(users)
@@ -312,6 +312,62 @@ def test_every_generated_user_binds_to_a_real_slapd_and_wrong_passwords_fail(
     for user in users:
         if user.gid == sb.USERS_GID:
             assert f"memberUid: {user.name}\n" in found
+
+
+def _seed(slapd: slapd_service.Slapd, files: dict[str, str]) -> list[str]:
+    """What the seeding Job's script does, once `-c` is in: each *.ldif in
+    name order through `ldapadd -c`. Returns ldapadd's stderr per file."""
+    return [slapd.ldapadd(files[name], cont=True).stderr for name in sorted(files)]
+
+
+def test_a_grown_class_reaches_a_seeded_ldap_when_the_job_runs_again(
+    slapd: slapd_service.Slapd,
+) -> None:
+    """First install with 30 students, then `up --set users.generate.count=40`:
+    the same script run again (with -c) over the grown LDIF adds the ten new
+    users, skips the existing ones, and every user, old and new, binds with
+    the password the state has for them; the group lists every member."""
+    first_users, first_groups = sb.build_users(wanted(count=30))
+    errors = _seed(slapd, sb.render_ldif(first_users, first_groups))
+    assert not any("Already exists" in e for e in errors), errors
+
+    # the users step grows the class: stored users keep uid and password
+    grown_users, grown_groups = sb.build_users(wanted(count=40), [u.to_dict() for u in first_users])
+    assert {u.name: u.password for u in grown_users if u.name in {f.name for f in first_users}} == {
+        u.name: u.password for u in first_users
+    }
+    files = sb.render_ldif(grown_users, grown_groups)
+    # without -c (the chart's script as shipped) nothing new gets in: ldapadd
+    # stops at the first entry, ou=users, which exists
+    plain = slapd.ldapadd(files["10_users.ldif"])
+    assert plain.returncode == 68 and "Already exists" in plain.stderr
+    assert slapd.whoami(grown_users[-1].dn, grown_users[-1].password).returncode == 49
+
+    errors = _seed(slapd, files)
+    assert "Already exists" in errors[0]  # the old entries were skipped, not fatal
+    assert not errors[2], errors[2]  # memberships: replaced without error
+    for user in grown_users:
+        ok = slapd.whoami(user.dn, user.password)
+        assert ok.returncode == 0, f"{user.name}: {ok.stderr}"
+    new = [u for u in grown_users if u.name not in {f.name for f in first_users}]
+    assert [u.name for u in new] == [f"student{n}" for n in range(31, 41)]
+    found = slapd.search("ou=groups,dc=owncloud,dc=com", "(cn=users)", "uniqueMember", "memberUid")
+    for user in grown_users:
+        if user.gid == sb.USERS_GID:
+            assert f"memberUid: {user.name}\n" in found
+            assert f"uniqueMember: {user.dn}\n" in found
+
+    # and a third run with nothing new changes nothing and breaks nothing
+    _seed(slapd, files)
+    assert slapd.search("ou=users,dc=owncloud,dc=com", "(uid=student40)", "uid").count("dn: ") == 1
+
+    # a student removed from the roster leaves the groups (replace), but the
+    # entry itself stays: ldapadd never deletes
+    fewer_users, fewer_groups = sb.build_users(wanted(count=39), [u.to_dict() for u in grown_users])
+    _seed(slapd, sb.render_ldif(fewer_users, fewer_groups))
+    found = slapd.search("ou=groups,dc=owncloud,dc=com", "(cn=users)", "memberUid")
+    assert "memberUid: student40\n" not in found and "memberUid: student39\n" in found
+    assert slapd.whoami(grown_users[-1].dn, grown_users[-1].password).returncode == 0
 
 
 def test_ldif_with_a_bad_object_would_be_rejected_by_slapd(slapd: slapd_service.Slapd) -> None:

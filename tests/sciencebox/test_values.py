@@ -154,6 +154,21 @@ def test_users_in_ldif_and_eos_agree_with_the_users_step(tmp_path: Path) -> None
     assert user_list == {u.name: {"uid": u.uid, "gid": u.gid} for u in users}
 
 
+def test_ldap_keeps_its_data_on_a_volume(values: dict[str, Any], tmp_path: Path) -> None:
+    # chart 0.0.8 sets ldap.persistence.enabled: false (users gone at every LDAP
+    # pod restart); openldap 2.0.4 then claims a volume of persistence.size
+    # from the default StorageClass (persistence.storageClass unset).
+    assert sv.get_path(values, "ldap.persistence") == {"enabled": True, "size": "1Gi"}
+    own = full_values(
+        tmp_path, "demo", "sciencebox.values.ldap.persistence.storageClass=local-path"
+    )
+    assert sv.get_path(own, "ldap.persistence") == {
+        "enabled": True,
+        "size": "1Gi",
+        "storageClass": "local-path",
+    }
+
+
 def test_same_profile_twice_gives_the_same_values(tmp_path: Path) -> None:
     first = full_values(tmp_path)
     second = full_values(tmp_path)  # a new context, same state file

@@ -139,9 +139,12 @@ class Slapd:
     def uri(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
 
-    def ldapadd(self, ldif: str) -> subprocess.CompletedProcess[str]:
+    def ldapadd(self, ldif: str, *, cont: bool = False) -> subprocess.CompletedProcess[str]:
+        """`ldapadd` as the chart's seeding script runs it; `cont`: with `-c`,
+        as mboxed's post-renderer makes it run (continue past errors)."""
         return subprocess.run(
-            ["ldapadd", "-x", "-H", self.uri, "-D", ADMIN_DN, "-w", self.admin_password],
+            ["ldapadd", *(["-c"] if cont else []), "-x", "-H", self.uri,
+             "-D", ADMIN_DN, "-w", self.admin_password],
             input=ldif, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
 

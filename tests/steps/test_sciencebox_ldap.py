@@ -1,0 +1,275 @@
+"""Users reach LDAP on every `up`: step `sciencebox` re-runs the chart's
+seeding Job when the users' LDIF changed (and recreates the LDAP StatefulSet
+when its storage changes), against the `helm` stand-in and the Kubernetes
+API stand-in, read and written through the real `kubernetes` client."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mboxed.engine import Pipeline
+from mboxed.steps.ready import ReadyStep
+from mboxed.steps.sciencebox import ScienceBoxStep, fullname, rendered_name
+from tests.fakes.kube_api import KubeAPIServer
+from tests.sciencebox.registry import chart_tgz
+from tests.steps.sciencebox_world import World, when_progress
+from tests.steps.test_sciencebox import GATEWAY, Values, installed_world, postrender
+
+JOB = "sciencebox-ldap-instance-config"
+STS = "sciencebox-ldap"
+JOB_PATH = f"/apis/batch/v1/namespaces/default/jobs/{JOB}"
+STS_PATH = f"/apis/apps/v1/namespaces/default/statefulsets/{STS}"
+
+# The chart's Job and the LDAP StatefulSet as chart 0.0.8 renders them for
+# release `sciencebox` (ldap-instance-config/templates/job.yaml, openldap
+# 2.0.4 templates/statefullset.yaml; trimmed to what matters here).
+JOB_OBJ: dict[str, Any] = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {"name": JOB, "labels": {"app.kubernetes.io/name": "ldap-instance-config"}},
+    "spec": {
+        "template": {
+            "spec": {
+                "restartPolicy": "OnFailure",
+                "containers": [
+                    {
+                        "name": "ldap-instance-config",
+                        "image": "osixia/openldap:1.5.0",
+                        "command": ["/bin/bash", "/root/instance_config.sh"],
+                    }
+                ],
+            }
+        }
+    },
+}
+STS_OBJ: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "StatefulSet",
+    "metadata": {"name": STS, "labels": {"app": STS, "release": "sciencebox"}},
+    "spec": {"replicas": 1, "serviceName": f"{STS}-headless"},
+}
+TEMPLATES = {
+    **GATEWAY,
+    "sciencebox/charts/ldap-instance-config/templates/job.yaml": json.dumps(JOB_OBJ),
+    "sciencebox/charts/ldap/templates/statefullset.yaml": json.dumps(STS_OBJ),
+}
+
+
+def ldif(count: int) -> dict[str, str]:
+    users = "\n\n".join(f"dn: uid=student{n:02d},ou=users,dc=owncloud,dc=com" for n in range(count))
+    return {"10_users.ldif": users + "\n"}
+
+
+def values(count: int, persistence: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "nginx-welcome-page": {"ingress": {"hostname": "box.example.org"}},
+        "ldap": {"persistence": persistence or {"enabled": True, "size": "1Gi"}},
+        "ldap-instance-config": {"ldifFiles": ldif(count)},
+    }
+
+
+@pytest.fixture
+def api() -> Any:
+    with KubeAPIServer() as server:
+        yield server
+
+
+def ldap_world(api: KubeAPIServer, tmp_path: Path) -> World:
+    objects = tmp_path / "objects.json"
+    objects.write_text(json.dumps([JOB_OBJ, STS_OBJ]))
+    world = installed_world(
+        tmp_path,
+        env={"MBOXED_FAKE_KUBE_API": api.url, "MBOXED_FAKE_HELM_OBJECTS": str(objects)},
+    )
+    (tmp_path / "sciencebox-0.0.8.tgz").write_bytes(chart_tgz("sciencebox", "0.0.8", TEMPLATES))
+    # the cluster step's context and kubeconfig point at the API stand-in
+    api.write_kubeconfig(tmp_path / "kubeconfig", context="mboxed-default")
+    return world
+
+
+def complete(api: KubeAPIServer, name: str = JOB) -> str:
+    """What the Job controller does when the seeding pod exits 0."""
+    job = api.get("Job", name, "default")
+    assert job is not None
+    job["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+    api.add(job)
+    return str(job["metadata"]["uid"])
+
+
+def run(world: World, step: ScienceBoxStep) -> str:
+    return Pipeline([step], retry_wait=0).up(world.ctx)[0].outcome
+
+
+def writes(api: KubeAPIServer, since: int = 0) -> list[tuple[str, str]]:
+    return [(m, p.split("?")[0]) for m, p in api.requests[since:] if m in ("POST", "DELETE")]
+
+
+def test_more_users_re_run_the_seeding_job_and_an_unchanged_up_runs_nothing(
+    api: KubeAPIServer, tmp_path: Path
+) -> None:
+    world = ldap_world(api, tmp_path)
+    source = Values(values(30))
+    step = ScienceBoxStep(source, postrender)
+
+    # 1. first install: the upgrade --install creates the Job (and LDAP)
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["install"]
+    assert run(world, step) == "done"
+    assert ("POST", "/apis/batch/v1/namespaces/default/jobs") in writes(api)
+    assert not [w for w in writes(api) if w[0] == "DELETE"]
+    first_uid = complete(api)
+
+    # 2. unchanged `up`: nothing deleted, no upgrade, only reads
+    mark, upgrades = len(api.requests), len(world.helm_calls("upgrade"))
+    assert run(world, step) == "skipped"
+    assert writes(api, mark) == []
+    assert [m for m, _ in api.requests[mark:]] == ["GET"]  # the Job's state
+    assert len(world.helm_calls("upgrade")) == upgrades
+
+    # 3. `up --set users.generate.count=40`: the finished Job is deleted
+    #    (pods with it), then the upgrade creates it again with the new LDIF
+    source.values = values(40)
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["reseed", "upgrade"]
+    assert f"re-run the LDAP seeding job {JOB} (users or groups changed)" in (
+        plan.actions[0].summary
+    )
+    assert "ldap-instance-config.ldifFiles.10_users.ldif" in plan.actions[1].summary
+    mark = len(api.requests)
+    assert run(world, step) == "done"
+    assert writes(api, mark) == [
+        ("DELETE", JOB_PATH),
+        ("POST", "/apis/batch/v1/namespaces/default/jobs"),  # helm upgrade creates it
+        ("POST", "/apis/apps/v1/namespaces/default/statefulsets"),  # exists: 409, kept
+    ]
+    (delete,) = [p for m, p in api.requests[mark:] if m == "DELETE"]
+    assert "propagationPolicy=Background" in delete
+    job = api.get("Job", JOB, "default")
+    assert job is not None and job["metadata"]["uid"] != first_uid
+    assert "status" not in job or not job["status"].get("succeeded")  # runs again
+    assert api.get("StatefulSet", STS, "default") is not None  # LDAP itself untouched
+    sent = json.loads(world.helm_state()["values_files"][-1]["content"])
+    assert sent["ldap-instance-config"]["ldifFiles"] == ldif(40)
+    assert len(world.helm_calls("upgrade")) == upgrades + 1
+
+    # 4. and again: converged, nothing to do
+    complete(api)
+    mark = len(api.requests)
+    assert run(world, step) == "skipped"
+    assert writes(api, mark) == []
+
+
+def test_the_ready_step_waits_for_the_re_run_job(api: KubeAPIServer, tmp_path: Path) -> None:
+    world = ldap_world(api, tmp_path)
+    source = Values(values(30))
+    step = ScienceBoxStep(source, postrender)
+    run(world, step)
+    complete(api)
+    api.add({**api.get("StatefulSet", STS, "default"), "status": {  # type: ignore[dict-item]
+        "observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "updatedReplicas": 1,
+    }})  # fmt: skip
+    ready = ReadyStep(interval=0.05)
+    assert Pipeline([ready], retry_wait=0).up(world.ctx)[0].outcome == "skipped"  # all ready
+
+    source.values = values(40)
+    assert run(world, step) == "done"
+    facts = ready.facts(world.ctx)
+    assert [u.label for u in facts.waiting] == [f"job/{JOB}"]
+    when_progress(world, "1/2 ready", lambda: complete(api))
+    assert Pipeline([ready], retry_wait=0).up(world.ctx)[0].outcome == "done"
+    assert "ready: 2/2 ready" in world.out.getvalue()
+
+
+def test_a_failed_seeding_job_is_named_at_once_and_re_run_by_the_next_up(
+    api: KubeAPIServer, tmp_path: Path
+) -> None:
+    from mboxed.errors import MboxedError
+
+    world = ldap_world(api, tmp_path)
+    step = ScienceBoxStep(Values(values(30)), postrender)
+    run(world, step)
+    job = api.get("Job", JOB, "default")
+    assert job is not None
+    job["status"] = {
+        "failed": 7,
+        "conditions": [
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+            }
+        ],
+    }
+    api.add(job)
+    ready = ReadyStep(interval=0.05)
+    ready.timeout = 600  # must not wait for it: a failed Job stays failed
+    with pytest.raises(MboxedError) as caught:
+        Pipeline([ready], retry_wait=0).up(world.ctx)
+    assert f"job/{JOB} failed: BackoffLimitExceeded" in caught.value.message
+    assert f"logs job/{JOB}" in caught.value.hint and "mboxed up" in caught.value.hint
+
+    # `mboxed up` again: same values, but the failed Job is deleted and re-created
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["reseed", "upgrade"]
+    assert f"the LDAP seeding job {JOB} is failed" in plan.actions[1].summary
+    mark = len(api.requests)
+    assert run(world, step) == "done"
+    assert writes(api, mark)[:2] == [
+        ("DELETE", JOB_PATH),
+        ("POST", "/apis/batch/v1/namespaces/default/jobs"),
+    ]
+    recreated = api.get("Job", JOB, "default")
+    assert recreated is not None and "status" not in recreated
+
+
+def test_a_storage_change_recreates_the_ldap_statefulset_and_the_job(
+    api: KubeAPIServer, tmp_path: Path
+) -> None:
+    """A release installed without an LDAP volume (the chart's default) gets
+    one: volumeClaimTemplates cannot change in place, so the StatefulSet and
+    the Job (LDAP comes back empty) are deleted before the upgrade."""
+    world = ldap_world(api, tmp_path)
+    source = Values(values(30, {"enabled": False}))
+    step = ScienceBoxStep(source, postrender)
+    run(world, step)
+    complete(api)
+    source.values = values(30)
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["recreate-ldap", "upgrade"]
+    assert f"delete statefulset {STS} and job {JOB}" in plan.actions[0].summary
+    mark = len(api.requests)
+    assert run(world, step) == "done"
+    assert writes(api, mark) == [
+        ("DELETE", STS_PATH),
+        ("DELETE", JOB_PATH),
+        ("POST", "/apis/batch/v1/namespaces/default/jobs"),
+        ("POST", "/apis/apps/v1/namespaces/default/statefulsets"),
+    ]
+    # a size the chart would use anyway is no change; another size is
+    complete(api)
+    source.values = values(30, {"enabled": True, "size": "1Gi", "accessModes": ["ReadWriteOnce"]})
+    assert run(world, step) == "done"  # values changed (upgrade), storage did not
+    assert not [w for w in writes(api, mark + 4) if w[0] == "DELETE"]
+
+
+def test_names_come_from_the_rendered_manifest_else_the_chart_helpers() -> None:
+    manifest = (
+        "---\n# Source: sciencebox/charts/ldap-instance-config/templates/configmap.yaml\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"
+        "---\n# Source: sciencebox/charts/ldap-instance-config/templates/job.yaml\n"
+        + json.dumps(copy.deepcopy({**JOB_OBJ, "metadata": {"name": "class-seed"}}))
+        + "\n"
+    )
+    assert rendered_name(manifest, "/charts/ldap-instance-config/templates/job.yaml", "Job") == (
+        "class-seed"
+    )
+    assert rendered_name(manifest, "/charts/ldap/templates/statefullset.yaml", "StatefulSet") == ""
+    assert fullname("sciencebox", "ldap-instance-config") == JOB
+    assert fullname("sciencebox", "ldap") == STS
+    assert fullname("my-ldap", "ldap") == "my-ldap"  # the release name contains it
