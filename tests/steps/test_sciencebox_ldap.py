@@ -180,7 +180,11 @@ def test_the_ready_step_waits_for_the_re_run_job(api: KubeAPIServer, tmp_path: P
     assert run(world, step) == "done"
     facts = ready.facts(world.ctx)
     assert [u.label for u in facts.waiting] == [f"job/{JOB}"]
-    when_progress(world, "1/2 ready", lambda: complete(api))
+
+    def job_succeeds() -> None:
+        complete(api)
+
+    when_progress(world, "1/2 ready", job_succeeds)
     assert Pipeline([ready], retry_wait=0).up(world.ctx)[0].outcome == "done"
     assert "ready: 2/2 ready" in world.out.getvalue()
 
