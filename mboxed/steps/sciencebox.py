@@ -485,6 +485,7 @@ class ScienceBoxStep(BaseStep):
         ]
         result = ctx.shell.run(argv, check=False, timeout=900)
         if result.ok or NOT_FOUND in result.stderr:
+            self._delete_ldap_claim(ctx, data)
             return
         cluster = ctx.outputs("cluster")
         if UNREACHABLE.search(result.stderr) and cluster.get("created_by_mboxed"):
@@ -493,15 +494,35 @@ class ScienceBoxStep(BaseStep):
             return
         raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
 
+    def _delete_ldap_claim(self, ctx: Context, data: dict[str, Any]) -> None:
+        """`helm uninstall` leaves the claims of a StatefulSet's
+        volumeClaimTemplates; LDAP's (`data-<release>-ldap-0`: template
+        `data`, StatefulSet `<release>-ldap`, one replica; kubernetes
+        pkg/controller/statefulset/stateful_set_utils.go
+        getPersistentVolumeClaimName: <template>-<statefulset>-<ordinal>)
+        holds the users and the old admin password, which a later install
+        with new secrets could not bind with. A cluster mboxed created goes
+        next, and the claim with it."""
+        if ctx.outputs("cluster").get("created_by_mboxed"):
+            return
+        from mboxed.kube import api_client
+
+        release, namespace = str(data["release"]), str(data["namespace"])
+        claim = f"data-{fullname(release, 'ldap')}-0"
+        client = api_client(data.get("context"), data.get("kubeconfig"))
+        if api_call(client, "PersistentVolumeClaim", "delete", namespace, claim) is not None:
+            ctx.progress(f"deleted persistentvolumeclaim/{claim} (LDAP's data)")
+
 
 _CALLS = {
     "Job": ("BatchV1Api", "namespaced_job"),
     "StatefulSet": ("AppsV1Api", "namespaced_stateful_set"),
+    "PersistentVolumeClaim": ("CoreV1Api", "namespaced_persistent_volume_claim"),
 }
 
 
 def api_call(client: Any, kind: str, verb: str, namespace: str, name: str, **kwargs: Any) -> Any:
-    """`read` or `delete` one Job/StatefulSet through the kubernetes client:
+    """`read` or `delete` one Job/StatefulSet/claim through the kubernetes client:
     its JSON, or None on 404 (absent is an answer, not an error)."""
     from kubernetes import client as k8s
     from kubernetes.client.exceptions import ApiException

@@ -277,3 +277,41 @@ def test_names_come_from_the_rendered_manifest_else_the_chart_helpers() -> None:
     assert fullname("sciencebox", "ldap-instance-config") == JOB
     assert fullname("sciencebox", "ldap") == STS
     assert fullname("my-ldap", "ldap") == "my-ldap"  # the release name contains it
+
+
+def test_down_on_an_existing_cluster_deletes_the_ldap_claim(
+    api: KubeAPIServer, tmp_path: Path
+) -> None:
+    """helm uninstall leaves StatefulSet claims; the LDAP one (old users, old
+    admin password) goes too, on a cluster mboxed did not create."""
+    world = ldap_world(api, tmp_path)
+    world.record("cluster", {**world.ctx.outputs("cluster"), "created_by_mboxed": False})
+    step = ScienceBoxStep(Values(values(30)), postrender)
+    run(world, step)
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+             "metadata": {"name": f"data-{STS}-0", "labels": {"app": STS}}}  # fmt: skip
+    api.add(claim)
+    api.add({**claim, "metadata": {"name": "data-sciencebox-mariadb-0"}})  # not ours to touch
+    Pipeline([step]).down(world.ctx)
+    assert world.helm_state()["releases"] == {}
+    assert [c["metadata"]["name"] for c in api.objects("PersistentVolumeClaim")] == [
+        "data-sciencebox-mariadb-0"
+    ]
+    # idempotent: a re-run of down meets "release: not found" and a 404
+    world.ctx.current_step = "sciencebox"
+    step._uninstall(world.ctx, {"release": "sciencebox", "namespace": "default",
+                                "context": "mboxed-default",
+                                "kubeconfig": str(tmp_path / "kubeconfig")})  # fmt: skip
+
+
+def test_down_leaves_the_claim_to_a_cluster_mboxed_deletes(
+    api: KubeAPIServer, tmp_path: Path
+) -> None:
+    world = ldap_world(api, tmp_path)  # created_by_mboxed: True
+    step = ScienceBoxStep(Values(values(30)), postrender)
+    run(world, step)
+    api.add({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+             "metadata": {"name": f"data-{STS}-0"}})  # fmt: skip
+    mark = len(api.requests)
+    Pipeline([step]).down(world.ctx)
+    assert not [p for m, p in api.requests[mark:] if "persistentvolumeclaims" in p]
