@@ -1,0 +1,274 @@
+"""The world of the end-to-end test: everything `mboxed up` talks to, on this
+machine and on loopback only.
+
+- the Kubernetes API stand-in (tests/fakes/kube_api.py, controllers on: the
+  workloads helm creates report ready), which the `minikube` stand-in boots
+  its cluster on;
+- the `minikube` and `helm` stand-ins first on PATH (tests/fakes/bin), then
+  the system's PATH: the real kubectl, dpkg-query, dockerd, setsid;
+- a real OCI registry (Debian docker-registry, tests/sciencebox/registry.py)
+  with the test chart at the pinned chart's path, given as `--mirror`;
+- the "ingress": an HTTPS server on 127.0.0.1:443 (the Site of
+  tests/sciencebox/https_site.py) started once the tls step has issued the
+  certificate, serving it with that certificate;
+- MBOXED_HOME, KUBECONFIG and the stand-ins' state under the test's tmp dir.
+
+`up` runs in this process through the real App and run_up (the hook that
+starts the ingress needs the moment the tls step is done); every other
+command runs as `python -m mboxed`, the way a user types it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from mboxed.app import App
+from mboxed.engine import Options, Plan, StepResult
+from mboxed.profile import load_profile
+from mboxed.sciencebox.chart import ChartRef
+from mboxed.ui import PlainReporter
+from tests.fakes.kube_api import KubeAPIServer
+from tests.sciencebox.https_site import Site, _handler
+from tests.sciencebox.registry import Registry, chart_tgz, running_registry
+
+FAKE_BIN = Path(__file__).resolve().parent / "fakes" / "bin"
+CHECKOUT = Path(__file__).resolve().parent.parent
+INGRESS_PORT = 443  # the minikube provider's https_port: the ingress answers on 443
+
+# What the release's chart creates in the cluster (through the helm stand-in,
+# MBOXED_FAKE_HELM_OBJECTS); the API stand-in's controllers make them ready.
+RELEASE_OBJECTS: list[dict[str, Any]] = [
+    {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "default", "generation": 1},
+        "spec": {"replicas": 1},
+    }
+    for kind, name in (
+        ("Deployment", "sciencebox-cernbox-web"),
+        ("Deployment", "sciencebox-idp"),
+        ("StatefulSet", "sciencebox-mgm"),
+    )
+]
+
+
+class HookReporter(PlainReporter):
+    """Plain lines, and `hooks[name]()` once step `name` is done: the world
+    changes exactly when the pipeline gets there, not after a guessed delay."""
+
+    def __init__(self, out: io.StringIO, hooks: dict[str, Callable[[], None]]) -> None:
+        super().__init__(out)
+        self.hooks = dict(hooks)
+
+    def step_done(self, name: str, plan: Plan, elapsed: float) -> None:
+        super().step_done(name, plan, elapsed)
+        hook = self.hooks.pop(name, None)
+        if hook is not None:
+            hook()
+
+
+@contextlib.contextmanager
+def ingress_site(hostname: str, cert: Path, key: Path) -> Iterator[Site]:
+    """The Site of https_site.py, served on 127.0.0.1:443 with mboxed's own
+    certificate (not one the test issues)."""
+    site = Site(hostname)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def remember_sni(sock: Any, server_name: str | None, ctx: ssl.SSLContext) -> None:
+        site.sni.append(server_name)
+
+    context.sni_callback = remember_sni
+    server = ThreadingHTTPServer(("127.0.0.1", INGRESS_PORT), _handler(site))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    site.port = INGRESS_PORT
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class EndToEnd:
+    root: Path
+    env: dict[str, str]
+    api: KubeAPIServer
+    registry: Registry
+    fake_state: Path
+    stack: contextlib.ExitStack
+    site: Site | None = None
+    output: list[str] = field(default_factory=list)
+
+    # -- running mboxed ------------------------------------------------------------
+    def up(self, profile: str, *overrides: str) -> tuple[list[StepResult], str]:
+        """`mboxed up --yes --mirror REGISTRY --profile P --set ...`, in this
+        process, starting the ingress once the tls step has issued its
+        certificate."""
+        from mboxed.cli.run import run_up
+
+        out = io.StringIO()
+        app = App(
+            profile_ref=profile,
+            overrides=overrides,
+            options=Options(yes=True, mirror=self.registry.url),
+            env=self.env,
+            out=out,
+        )
+        app.reporter = HookReporter(out, {"tls": lambda: self._start_ingress(app)})
+        try:
+            results = run_up(app, dry_run=False)
+        finally:
+            handler = app._log_handler
+            if handler is not None:
+                logging.getLogger("mboxed").removeHandler(handler)
+                handler.close()
+            self.output.append(out.getvalue())
+        return results, out.getvalue()
+
+    def _start_ingress(self, app: App) -> None:
+        tls = app.state.outputs("tls")
+        hostname = app.state.outputs("cluster")["hostname"]
+        self.site = self.stack.enter_context(
+            ingress_site(hostname, Path(tls["cert"]), Path(tls["key"]))
+        )
+
+    def mboxed(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`python -m mboxed ARGS` as a user runs it (bounded)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "mboxed", *args],
+            env=self.env,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        self.output.append(f"$ mboxed {' '.join(args)}\n{done.stdout}{done.stderr}")
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"mboxed {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+            )
+        return done
+
+    # -- what the stand-ins saw -----------------------------------------------------
+    def tool(self, name: str) -> dict[str, Any]:
+        path = self.fake_state / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else {"calls": []}
+
+    def calls(self, name: str) -> list[list[str]]:
+        """argv of every call of a stand-in, program name first (the helm
+        stand-in records its arguments only, the cluster ones the whole argv)."""
+        calls = self.tool(name)["calls"]
+        if name == "helm":
+            return [["helm", *c] for c in calls]
+        return [[Path(c[0]).name, *c[1:]] for c in calls]
+
+    def state(self) -> dict[str, Any]:
+        import yaml
+
+        path = self.root / "mboxed-home" / "state" / "default" / "state.yaml"
+        data: dict[str, Any] = yaml.safe_load(path.read_text())
+        return data
+
+
+def host_ready() -> str:
+    """'' when this host can run the end-to-end test, else why not."""
+    import shutil
+
+    from tests.sciencebox.registry import REGISTRY_BIN
+
+    if os.geteuid() != 0:
+        return "runs the host steps for real (dockerd, /etc/hosts): root only (CI)"
+    if REGISTRY_BIN is None:
+        return "needs Debian's docker-registry"
+    for tool in ("dockerd", "kubectl", "dpkg-query", "setsid"):
+        if shutil.which(tool) is None:
+            return f"needs {tool} on PATH"
+    wanted = ("ca-certificates", "curl", "conntrack", "socat")
+    listed = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package}\\t${db:Status-Abbrev}\\n", *wanted],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    have = {line.split("\t")[0] for line in listed.splitlines() if "\tii" in line}
+    missing = [p for p in wanted if p not in have]
+    if missing:
+        return (
+            f"the packages step would install {' '.join(missing)} from the internet; "
+            ".ci/run installs them beforehand"
+        )
+    import socket
+
+    with socket.socket() as sock:
+        # as the server will bind it: connections of a previous run in
+        # TIME_WAIT do not count
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", INGRESS_PORT))
+        except OSError as exc:
+            return f"127.0.0.1:{INGRESS_PORT} is taken ({exc.strerror}); the ingress needs it"
+    return ""
+
+
+@contextlib.contextmanager
+def end_to_end(tmp_path: Path, profile: str, *, extra_env: dict[str, str]) -> Iterator[EndToEnd]:
+    fake_state = tmp_path / "fake-state"
+    fake_state.mkdir()
+    objects = tmp_path / "release-objects.json"
+    objects.write_text(json.dumps(RELEASE_OBJECTS))
+    sb = load_profile(profile).profile.sciencebox
+    ref = ChartRef.parse(sb.chart, sb.version)
+    with contextlib.ExitStack() as stack:
+        registry = stack.enter_context(running_registry(tmp_path / "registry", token_auth=True))
+        registry.push_chart(ref.repository, ref.tag, chart_tgz("sciencebox", sb.version))
+        api = stack.enter_context(KubeAPIServer(controllers=True))
+        env = {
+            **{k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "SUDO_USER")},
+            # the stand-ins first; this interpreter's directory next, so that
+            # their `#!/usr/bin/env python3` starts it directly; then the system
+            "PATH": os.pathsep.join(
+                [str(FAKE_BIN), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+            ),
+            "MBOXED_HOME": str(tmp_path / "mboxed-home"),
+            "HOME": str(tmp_path),
+            "KUBECONFIG": str(tmp_path / "kube" / "config"),
+            "MBOXED_FAKE_STATE": str(fake_state),
+            "MBOXED_FAKE_KUBE_API": api.url,
+            "MBOXED_FAKE_HELM_OBJECTS": str(objects),
+            "MBOXED_FAKE_MINIKUBE_IP": "127.0.0.1",
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH", "")) if p
+            ),
+            **extra_env,
+        }
+        env.pop("MBOXED_MIRROR", None)
+        yield EndToEnd(tmp_path, env, api, registry, fake_state, stack)
+
+
+def mutating(calls: Sequence[Sequence[str]], reads: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The calls whose leading words are none of `reads` (flags skipped)."""
+    out = []
+    for call in calls:
+        words = [w for w in call[1:] if not w.startswith("-")]
+        if not any(words[: len(r)] == list(r) for r in reads):
+            out.append(list(call))
+    return out
