@@ -188,8 +188,12 @@ def provider_for(
 
 def host_port_free(port: int) -> bool:
     """False only when something already listens on the port. (EACCES just
-    means we may not bind a low port ourselves; dockerd, as root, can.)"""
+    means we may not bind a low port ourselves; dockerd, as root, can.)
+    SO_REUSEADDR, as every server sets it (Go's net.Listen, dockerd's
+    docker-proxy): connections of a server that just stopped, still in
+    TIME_WAIT, do not make the port taken; a listener still does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("0.0.0.0", port))
         except OSError as exc:
