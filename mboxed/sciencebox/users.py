@@ -548,9 +548,22 @@ def render_memberships_ldif(groups: Sequence[Group], users: Sequence[User]) -> s
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
-def render_ldif(users: Sequence[User], groups: Sequence[Group]) -> dict[str, str]:
+def render_removed_ldif(removed: Iterable[str], users: Sequence[User]) -> str:
+    """`changetype: delete` records for users who were once deployed and are
+    no longer wanted (`ldapadd` is `ldapmodify -a`: a record naming its
+    changetype is applied as written). Deleting one that is not there fails
+    with "No such object" and `ldapadd -c` goes on."""
+    wanted = {u.name for u in users}
+    names = sorted({n for n in removed if n not in wanted and USER_NAME.match(n)})
+    return "".join(f"dn: uid={n},{USERS_OU}\nchangetype: delete\n\n" for n in names)
+
+
+def render_ldif(
+    users: Sequence[User], groups: Sequence[Group], removed: Iterable[str] = ()
+) -> dict[str, str]:
     """The `ldap-instance-config.ldifFiles` mapping of the chart. The seeding
-    script loads `*.ldif` sorted by name: users, groups, then memberships."""
+    script loads `*.ldif` sorted by name: users, groups, memberships, then the
+    deletion of users who left."""
     files = {
         "10_users.ldif": render_users_ldif(users),
         "20_groups.ldif": render_groups_ldif(groups, users),
@@ -558,7 +571,20 @@ def render_ldif(users: Sequence[User], groups: Sequence[Group]) -> dict[str, str
     memberships = render_memberships_ldif(groups, users)
     if memberships:
         files["30_memberships.ldif"] = memberships
+    gone = render_removed_ldif(removed, users)
+    if gone:
+        files["40_removed.ldif"] = gone
     return files
+
+
+def removed_names(
+    previous: Iterable[Mapping[str, Any]], removed_before: Iterable[str], users: Sequence[User]
+) -> list[str]:
+    """Users who were stored once and are not wanted now (kept for good, so
+    that their LDAP entries are deleted by every later seeding run)."""
+    now = {u.name for u in users}
+    before = {str(raw["name"]) for raw in previous if "name" in raw} | set(removed_before)
+    return sorted(before - now)
 
 
 def eos_user_list(users: Sequence[User]) -> dict[str, dict[str, int]]:

@@ -255,12 +255,13 @@ def build_values(
     users: list[User],
     groups: list[Group],
     tls: TlsFiles | None,
+    removed: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The whole values mapping. Pure: same inputs, same values."""
     host = hostname
     url = f"https://{host}"
     s = secrets
-    ldif = render_ldif(users, groups)
+    ldif = render_ldif(users, groups, removed)
     values: dict[str, Any] = {
         "sciencebox": {
             "sssKeytab": {"createSecret": True, "fromFile": "", "fromValue": s["eos_sss_keytab"]}
@@ -415,7 +416,8 @@ def values_for(ctx: Any) -> dict[str, Any]:
         if not tls_out.get("cert"):
             raise Deferred("tls")
         tls = read_tls(tls_out)
-    return build_values(ctx.profile, hostname, stored, users, groups, tls)
+    removed = users_out.get("removed") or ()
+    return build_values(ctx.profile, hostname, stored, users, groups, tls, removed)
 
 
 def preview_values(ctx: Any, hostname: str) -> tuple[dict[str, Any], list[str]]:
@@ -429,8 +431,10 @@ def preview_values(ctx: Any, hostname: str) -> tuple[dict[str, Any], list[str]]:
         notes.append("secrets generated for this preview only (none stored yet)")
     secrets = sb_secrets.complete(stored)
     users_out = ctx.outputs("users")
+    removed: Iterable[str] = ()
     if users_out.get("users"):
         users, groups = users_from_state(users_out)
+        removed = users_out.get("removed") or ()
     else:
         notes.append("users generated for this preview only (none stored yet)")
         users, groups = build_users(wanted_from_profile(ctx.profile.users))
@@ -444,7 +448,7 @@ def preview_values(ctx: Any, hostname: str) -> tuple[dict[str, Any], list[str]]:
             ca = sb_tls.make_ca("mboxed preview CA")
             issued = sb_tls.issue(ca, hostname)
             tls = TlsFiles(issued.cert_pem.decode(), issued.key_pem.decode(), sb_tls.SECRET_NAME)
-    values = build_values(ctx.profile, hostname, secrets, users, groups, tls)
+    values = build_values(ctx.profile, hostname, secrets, users, groups, tls, removed)
     return values, notes
 
 

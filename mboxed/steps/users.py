@@ -7,7 +7,8 @@ profile changes (see mboxed.sciencebox.users.build_users), so adding ten
 students to a class never changes the first twenty's passwords.
 
 Outputs (BRIEF): `users`: [{name, uid, gid, password, display_name, email,
-groups, ...}], `groups`: [{name, gid, members, ...}].
+groups, ...}], `groups`: [{name, gid, members, ...}]; and `removed`: names of
+users deployed once and no longer wanted (the LDIF deletes them from LDAP).
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ class UsersStep(BaseStep):
         users, groups = sb.build_users(wanted, stored_users)
         out_users = [u.to_dict() for u in users]
         ctx.shell.add_secret(*_secret_passwords(out_users))
-        return {"users": out_users, "groups": [g.to_dict() for g in groups]}
+        # names only: their LDAP entries are deleted at the next seeding run
+        removed = sb.removed_names(stored_users, ctx.outputs(self.name).get("removed") or [], users)
+        return {"users": out_users, "groups": [g.to_dict() for g in groups], "removed": removed}
 
 
 def _names(names: list[str], limit: int = 4) -> str:

@@ -361,13 +361,29 @@ def test_a_grown_class_reaches_a_seeded_ldap_when_the_job_runs_again(
     _seed(slapd, files)
     assert slapd.search("ou=users,dc=owncloud,dc=com", "(uid=student40)", "uid").count("dn: ") == 1
 
-    # a student removed from the roster leaves the groups (replace), but the
-    # entry itself stays: ldapadd never deletes
-    fewer_users, fewer_groups = sb.build_users(wanted(count=39), [u.to_dict() for u in grown_users])
-    _seed(slapd, sb.render_ldif(fewer_users, fewer_groups))
+    # a student taken off the class leaves the groups (replace) and LDAP
+    # (40_removed.ldif: changetype delete); everyone else still binds
+    previous = [u.to_dict() for u in grown_users]
+    fewer_users, fewer_groups = sb.build_users(wanted(count=39), previous)
+    removed = sb.removed_names(previous, [], fewer_users)
+    assert removed == ["student40"]
+    files = sb.render_ldif(fewer_users, fewer_groups, removed)
+    assert files["40_removed.ldif"] == (
+        "dn: uid=student40,ou=users,dc=owncloud,dc=com\nchangetype: delete\n\n"
+    )
+    errors = _seed(slapd, files)
+    assert not errors[3], errors[3]
     found = slapd.search("ou=groups,dc=owncloud,dc=com", "(cn=users)", "memberUid")
     assert "memberUid: student40\n" not in found and "memberUid: student39\n" in found
-    assert slapd.whoami(grown_users[-1].dn, grown_users[-1].password).returncode == 0
+    gone = slapd.whoami(grown_users[-1].dn, grown_users[-1].password)
+    assert gone.returncode == 49, gone.stderr  # no such entry: cannot log in
+    assert "student40" not in slapd.search("ou=users,dc=owncloud,dc=com", "(uid=*)", "uid")
+    for user in fewer_users:
+        assert slapd.whoami(user.dn, user.password).returncode == 0, user.name
+    # the next run deletes it again: "No such object", and ldapadd -c goes on
+    errors = _seed(slapd, files)
+    assert "No such object" in errors[3]
+    assert slapd.whoami(fewer_users[-1].dn, fewer_users[-1].password).returncode == 0
 
 
 def test_ldif_with_a_bad_object_would_be_rejected_by_slapd(slapd: slapd_service.Slapd) -> None:

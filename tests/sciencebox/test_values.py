@@ -169,6 +169,20 @@ def test_ldap_keeps_its_data_on_a_volume(values: dict[str, Any], tmp_path: Path)
     }
 
 
+def test_users_who_left_are_deleted_from_ldap_by_the_ldif(tmp_path: Path) -> None:
+    full_values(tmp_path, "workshop", "users.generate.count=3")
+    values = full_values(tmp_path, "workshop", "users.generate.count=1")
+    files = sv.get_path(values, "ldap-instance-config.ldifFiles")
+    assert files["40_removed.ldif"] == "".join(
+        f"dn: uid=student0{n},ou=users,dc=owncloud,dc=com\nchangetype: delete\n\n" for n in (2, 3)
+    )
+    assert "student02" not in files["10_users.ldif"]
+    assert set(sv.get_path(values, "eos-instance-config.config.demoUsers.userList")) >= {
+        "student01"
+    }
+    assert "student02" not in sv.get_path(values, "eos-instance-config.config.demoUsers.userList")
+
+
 def test_same_profile_twice_gives_the_same_values(tmp_path: Path) -> None:
     first = full_values(tmp_path)
     second = full_values(tmp_path)  # a new context, same state file

@@ -49,6 +49,15 @@ def test_shrinking_removes_users(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, profile="workshop", overrides=["users.generate.count=1"])
     plan = make().plan(ctx, make().facts(ctx))
     assert [a.summary for a in plan.actions] == ["remove 2 user(s): student02, student03"]
+    # the removed names are kept, so that the LDIF deletes their LDAP entries
+    run(ctx, make())
+    assert ctx.outputs("users")["removed"] == ["student02", "student03"]
+    assert run(ctx, make()) == ["skipped"]
+    assert ctx.outputs("users")["removed"] == ["student02", "student03"]
+    # one comes back: no longer removed; the other stays on the list
+    back = make_ctx(tmp_path, profile="workshop", overrides=["users.generate.count=2"])
+    run(back, make())
+    assert back.outputs("users")["removed"] == ["student03"]
 
 
 def test_bad_roster_row_fails_before_anything_changes(tmp_path: Path) -> None:
