@@ -214,8 +214,9 @@ def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
         reasons.append("post-render config (template secrets, components) changed")
     if facts.leftover_defaults:
         reasons.append(f"{len(facts.leftover_defaults)} chart default secret(s) in the manifest")
-    if facts.seed_job_state in ("missing", "failed"):
-        reasons.append(f"the LDAP seeding job {facts.seed_job} is {facts.seed_job_state}")
+    seed_trouble = {"missing": "is missing", "failed": "failed"}.get(facts.seed_job_state, "")
+    if seed_trouble:
+        reasons.append(f"the LDAP seeding job {facts.seed_job} {seed_trouble}")
     keys = changed_keys(facts.deployed, facts.desired)
     if keys:
         shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
@@ -237,8 +238,8 @@ def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
                 },
             )
         )
-    elif facts.users_changed or facts.seed_job_state in ("missing", "failed"):
-        why = "users or groups changed" if facts.users_changed else f"it {facts.seed_job_state}"
+    elif facts.users_changed or seed_trouble:
+        why = "users or groups changed" if facts.users_changed else f"it {seed_trouble}"
         actions.append(
             Action(
                 f"re-run the LDAP seeding job {facts.seed_job} ({why}): "

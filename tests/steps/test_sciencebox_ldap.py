@@ -221,7 +221,8 @@ def test_a_failed_seeding_job_is_named_at_once_and_re_run_by_the_next_up(
     # `mboxed up` again: same values, but the failed Job is deleted and re-created
     plan = step.plan(world.ctx, step.facts(world.ctx))
     assert [a.kind for a in plan.actions] == ["reseed", "upgrade"]
-    assert f"the LDAP seeding job {JOB} is failed" in plan.actions[1].summary
+    assert f"re-run the LDAP seeding job {JOB} (it failed)" in plan.actions[0].summary
+    assert f"the LDAP seeding job {JOB} failed" in plan.actions[1].summary
     mark = len(api.requests)
     assert run(world, step) == "done"
     assert writes(api, mark)[:2] == [
@@ -315,3 +316,56 @@ def test_down_leaves_the_claim_to_a_cluster_mboxed_deletes(
     mark = len(api.requests)
     Pipeline([step]).down(world.ctx)
     assert not [p for m, p in api.requests[mark:] if "persistentvolumeclaims" in p]
+
+
+@pytest.mark.parametrize(
+    ("changes", "kinds", "words"),
+    [
+        ({}, [], "is at revision 3"),
+        ({"seed_job_state": "present"}, [], "is at revision 3"),
+        ({"seed_job_state": "missing"}, ["reseed", "upgrade"], f"{JOB} (it is missing)"),
+        (
+            {"users_changed": True, "deployed": {"x": 0}, "seed_job_state": "present"},
+            ["reseed", "upgrade"],
+            "(users or groups changed)",
+        ),
+        (
+            {"storage_changed": True, "users_changed": True, "deployed": {"x": 0}},
+            ["recreate-ldap", "upgrade"],
+            f"delete statefulset {STS} and job {JOB}",
+        ),
+    ],
+)
+def test_plan_table(changes: dict[str, Any], kinds: list[str], words: str) -> None:
+    from mboxed.steps.sciencebox import ReleaseFacts, plan_release
+
+    base: dict[str, Any] = {
+        "release": "sciencebox",
+        "namespace": "default",
+        "chart_path": "/c.tgz",
+        "chart_version": "0.0.8",
+        "desired": {"x": 1},
+        "status": {"version": 3, "info": {"status": "deployed"}},
+        "deployed": {"x": 1},
+        "deployed_chart": "sciencebox-0.0.8",
+        "seed_job": JOB,
+        "ldap_statefulset": STS,
+    }
+    plan = plan_release(ReleaseFacts(**{**base, **changes}))
+    assert [a.kind for a in plan.actions] == kinds
+    text = plan.actions[0].summary if plan.actions else plan.reason
+    assert words in text
+
+
+def test_ldap_storage_fills_in_the_chart_defaults() -> None:
+    from mboxed.steps.sciencebox import ldap_storage
+
+    assert ldap_storage({}) == {"enabled": False}  # chart 0.0.8: no volume
+    assert ldap_storage({"ldap": {"persistence": {"enabled": False, "size": "2Gi"}}}) == {
+        "enabled": False
+    }
+    assert ldap_storage({"ldap": {"persistence": {"enabled": True}}}) == {
+        "enabled": True,
+        "accessModes": ["ReadWriteOnce"],
+        "size": "8Gi",
+    }
