@@ -29,6 +29,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
@@ -116,6 +117,7 @@ class EndToEnd:
     stack: contextlib.ExitStack
     site: Site | None = None
     output: list[str] = field(default_factory=list)
+    timings: list[tuple[str, float]] = field(default_factory=list)
 
     # -- running mboxed ------------------------------------------------------------
     def up(self, profile: str, *overrides: str) -> tuple[list[StepResult], str]:
@@ -124,6 +126,7 @@ class EndToEnd:
         certificate."""
         from mboxed.cli.run import run_up
 
+        started = time.monotonic()
         out = io.StringIO()
         app = App(
             profile_ref=profile,
@@ -141,6 +144,7 @@ class EndToEnd:
                 logging.getLogger("mboxed").removeHandler(handler)
                 handler.close()
             self.output.append(out.getvalue())
+            self.timings.append(("up (in process)", time.monotonic() - started))
         return results, out.getvalue()
 
     def _start_ingress(self, app: App) -> None:
@@ -152,6 +156,7 @@ class EndToEnd:
 
     def mboxed(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """`python -m mboxed ARGS` as a user runs it (bounded)."""
+        started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "mboxed", *args],
             env=self.env,
@@ -161,6 +166,7 @@ class EndToEnd:
             timeout=120,
             check=False,
         )
+        self.timings.append((" ".join(args[:2]), time.monotonic() - started))
         self.output.append(f"$ mboxed {' '.join(args)}\n{done.stdout}{done.stderr}")
         if check and done.returncode != 0:
             raise AssertionError(

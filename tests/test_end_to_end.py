@@ -37,6 +37,27 @@ pytestmark = [
     pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT or "-"),
 ]
 
+# `mboxed plan` before anything exists: the host steps read the host, the
+# cluster step plans its creation, the steps after it wait for it.
+PLAN_ON_A_FRESH_STATE = {
+    "preflight": "skipped",
+    "packages": "skipped",
+    "docker": "planned",
+    "kubectl": "skipped",
+    "helm": "skipped",
+    "minikube": "skipped",
+    "kind": "skipped",
+    "cluster": "planned",
+    "chart": "planned",
+    "secrets": "planned",
+    "tls": "planned",
+    "users": "planned",
+    "sciencebox": "deferred",
+    "ready": "deferred",
+    "verify": "deferred",
+    "summary": "deferred",
+}
+
 # What may run on a deployment that is up: reads only.
 MINIKUBE_READS = (["version"], ["status"], ["profile", "list"], ["ip"])
 HELM_READS = (["version"], ["status"], ["get", "values"], ["list"])
@@ -90,6 +111,28 @@ def run_everything(
     local = hostname == "mboxed.test"
     hosts_line = "127.0.0.1 mboxed.test  # mboxed"
     dns_entry = "127.0.0.1 mboxed.test"
+
+    # --- 0. plan on a fresh state: every step's plan, nothing changed ------------
+    sets = [arg for pair in overrides for arg in ("--set", pair)]
+    planned = json.loads(
+        world.mboxed(
+            "plan", "--json", "--profile", profile, *sets, "--mirror", world.registry.url
+        ).stdout
+    )
+    plan_outcomes = {s["step"]: s["outcome"] for s in planned["steps"]}
+    assert list(plan_outcomes) == STEPS
+    expected = PLAN_ON_A_FRESH_STATE | (
+        # hostname auto is known only once the cluster is (an explicit one at once)
+        {"tls": "deferred"} if local else {}
+    )
+    if docker_was_running:
+        expected["docker"] = "skipped"
+    assert plan_outcomes == expected, planned
+    assert mutating(world.calls("minikube"), MINIKUBE_READS) == []
+    assert world.calls("helm") == [] or mutating(world.calls("helm"), HELM_READS) == []
+    assert [r for r in world.api.requests if r[0] != "GET"] == []
+    assert not (world.root / "mboxed-home" / "state" / "default" / "state.yaml").exists()
+    assert HOSTS.read_bytes() == hosts_before
 
     # --- 1. up from a fresh state: every step, in order --------------------------
     results, out = world.up(profile, *overrides)
@@ -254,6 +297,7 @@ def test_up_verify_status_idle_up_stop_start_down(
     with end_to_end(tmp_path, profile, extra_env=env) as world:
         try:
             run_everything(world, profile, overrides, hostname, hosts_file, dockerd)
+            print("timings: " + ", ".join(f"{what} {secs:.1f}s" for what, secs in world.timings))
         except BaseException:
             print("\n".join(world.output))
             world.mboxed("down", check=False)
