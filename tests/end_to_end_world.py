@@ -150,9 +150,19 @@ class EndToEnd:
     def _start_ingress(self, app: App) -> None:
         tls = app.state.outputs("tls")
         hostname = app.state.outputs("cluster")["hostname"]
-        self.site = self.stack.enter_context(
+        ingress = contextlib.ExitStack()
+        self.site = ingress.enter_context(
             ingress_site(hostname, Path(tls["cert"]), Path(tls["key"]))
         )
+        self.stack.callback(ingress.close)
+        self._ingress = ingress
+
+    def stop_ingress(self) -> None:
+        """The ingress goes with the cluster (after `down`)."""
+        ingress = getattr(self, "_ingress", None)
+        if ingress is not None:
+            ingress.close()
+        self.site = None
 
     def mboxed(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """`python -m mboxed ARGS` as a user runs it (bounded)."""

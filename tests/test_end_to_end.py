@@ -5,6 +5,7 @@
     mboxed up                                         (nothing to do, nothing run)
     mboxed stop ; mboxed start --yes
     mboxed down                                       (everything reverted)
+    mboxed down ; mboxed up ; mboxed down             (idempotent; starts over)
 
 against the stand-ins (minikube, helm, the Kubernetes API) and real loopback
 services (docker-registry, an HTTPS ingress with mboxed's certificate, dockerd
@@ -262,6 +263,27 @@ def run_everything(
         assert not probe_docker(Shell(env={"PATH": "/usr/bin:/bin"}), timeout=2).reachable
     values = world.root / "mboxed-home" / "state" / "default" / "sciencebox-values.json"
     assert not values.exists()  # the 0600 values file (secrets) is gone too
+
+    # --- 6. down again reverts nothing; up after down starts over and converges ------
+    assert "↺" not in world.mboxed("down").stdout
+    world.stop_ingress()  # it went with the cluster
+    results, out = world.up(profile, *overrides)
+    got = outcomes(results)
+    assert [s for s in STEPS if got[s] == "done"] == [
+        *([] if docker_was_running else ["docker"]),
+        "cluster",
+        "secrets",
+        "tls",
+        "users",
+        "sciencebox",
+    ], out
+    assert got["chart"] == "skipped"  # still in the cache (`down --purge` drops it)
+    assert got["verify"] == "skipped" and world.site is not None and world.site.logons
+    assert HOSTS.read_bytes().count(hosts_line.encode()) == (1 if local else 0)
+    world.mboxed("down")
+    assert all(not j for j in journals(world).values())
+    assert world.tool("minikube")["profiles"] == {} and world.tool("helm")["releases"] == {}
+    assert HOSTS.read_bytes() == hosts_before
 
 
 @pytest.mark.parametrize(
