@@ -262,6 +262,7 @@ def build_values(
     url = f"https://{host}"
     s = secrets
     ldif = render_ldif(users, groups, removed)
+    check_ldif_size(ldif, len(users))
     values: dict[str, Any] = {
         "sciencebox": {
             "sssKeytab": {"createSecret": True, "fromFile": "", "fromValue": s["eos_sss_keytab"]}
@@ -360,6 +361,23 @@ def build_values(
     provider = profile.provider
     values = deep_merge(values, resources_for(size_mib(provider.memory), provider.cpus))
     return deep_merge(values, profile.sciencebox.values)
+
+
+# The chart puts `ldifFiles` into one ConfigMap (ldap-instance-config
+# templates/configmap.yaml), and Kubernetes refuses a ConfigMap whose data
+# exceeds 1 MiB (core/v1 ConfigMap: "cannot exceed 1 MiB").
+CONFIGMAP_LIMIT = 1024 * 1024
+
+
+def check_ldif_size(ldif: Mapping[str, str], count: int) -> None:
+    size = sum(len(text.encode("utf-8")) for text in ldif.values())
+    if size > CONFIGMAP_LIMIT:
+        raise MboxedError(
+            f"users: the LDIF of {count} users is {size} bytes, more than the 1 MiB "
+            f"({CONFIGMAP_LIMIT} bytes) a Kubernetes ConfigMap holds; the chart loads "
+            "LDAP from one (ldap-instance-config.ldifFiles)",
+            hint="use fewer users (users.generate.count, users.roster): about 1,500 fit",
+        )
 
 
 # --- gathering the inputs ---------------------------------------------------------------------

@@ -183,6 +183,16 @@ def test_users_who_left_are_deleted_from_ldap_by_the_ldif(tmp_path: Path) -> Non
     assert "student02" not in sv.get_path(values, "eos-instance-config.config.demoUsers.userList")
 
 
+def test_a_class_too_big_for_the_ldif_configmap_is_refused(tmp_path: Path) -> None:
+    # 1,500 fit into the 1 MiB the seeding ConfigMap can hold; 1,700 do not
+    ok = full_values(tmp_path / "a", "workshop", "users.generate.count=1500")
+    files = sv.get_path(ok, "ldap-instance-config.ldifFiles")
+    assert sum(len(t.encode()) for t in files.values()) <= sv.CONFIGMAP_LIMIT
+    with pytest.raises(MboxedError, match=r"LDIF of 1706 users is \d+ bytes") as caught:
+        full_values(tmp_path / "b", "workshop", "users.generate.count=1700")
+    assert "users.generate.count" in caught.value.hint
+
+
 def test_same_profile_twice_gives_the_same_values(tmp_path: Path) -> None:
     first = full_values(tmp_path)
     second = full_values(tmp_path)  # a new context, same state file
