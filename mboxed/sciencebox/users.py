@@ -577,14 +577,34 @@ def render_ldif(
     return files
 
 
-def removed_names(
-    previous: Iterable[Mapping[str, Any]], removed_before: Iterable[str], users: Sequence[User]
-) -> list[str]:
-    """Users who were stored once and are not wanted now (kept for good, so
-    that their LDAP entries are deleted by every later seeding run)."""
+def removed_users(
+    previous: Iterable[Mapping[str, Any]],
+    removed_before: Iterable[Any],
+    users: Sequence[User],
+) -> list[dict[str, Any]]:
+    """The records of users deployed once and not wanted now, kept for good:
+    their LDAP entries are deleted by every later seeding run, their uid stays
+    reserved (their EOS home is theirs), and one who comes back gets the same
+    uid, password and UUID (build_users reads these records like stored ones)."""
     now = {u.name for u in users}
-    before = {str(raw["name"]) for raw in previous if "name" in raw} | set(removed_before)
-    return sorted(before - now)
+    out: dict[str, dict[str, Any]] = {}
+    for raw in [*removed_before, *previous]:  # the stored record wins
+        record = dict(raw) if isinstance(raw, Mapping) else {"name": str(raw)}
+        name = str(record.get("name") or "")
+        if name and name not in now:
+            out[name] = record
+    return [out[name] for name in sorted(out)]
+
+
+def removed_names(removed: Iterable[Any]) -> list[str]:
+    """Names of `removed_users` records (plain names are accepted too)."""
+    return [str(r.get("name")) if isinstance(r, Mapping) else str(r) for r in removed]
+
+
+def full_records(records: Iterable[Any]) -> list[dict[str, Any]]:
+    """The records `User.from_dict` can read (every field without a default)."""
+    needed = {"name", "uid", "gid", "password", "display_name", "email"}
+    return [dict(r) for r in records if isinstance(r, Mapping) and needed <= set(r)]
 
 
 def eos_user_list(users: Sequence[User]) -> dict[str, dict[str, int]]:

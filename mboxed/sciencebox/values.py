@@ -93,6 +93,7 @@ from mboxed.sciencebox.users import (
     User,
     build_users,
     eos_user_list,
+    removed_names,
     render_ldif,
     users_from_state,
     wanted_from_profile,
@@ -434,7 +435,7 @@ def values_for(ctx: Any) -> dict[str, Any]:
         if not tls_out.get("cert"):
             raise Deferred("tls")
         tls = read_tls(tls_out)
-    removed = users_out.get("removed") or ()
+    removed = removed_names(users_out.get("removed") or ())
     return build_values(ctx.profile, hostname, stored, users, groups, tls, removed)
 
 
@@ -452,7 +453,7 @@ def preview_values(ctx: Any, hostname: str) -> tuple[dict[str, Any], list[str]]:
     removed: Iterable[str] = ()
     if users_out.get("users"):
         users, groups = users_from_state(users_out)
-        removed = users_out.get("removed") or ()
+        removed = removed_names(users_out.get("removed") or ())
     else:
         notes.append("users generated for this preview only (none stored yet)")
         users, groups = build_users(wanted_from_profile(ctx.profile.users))

@@ -7,8 +7,9 @@ profile changes (see mboxed.sciencebox.users.build_users), so adding ten
 students to a class never changes the first twenty's passwords.
 
 Outputs (BRIEF): `users`: [{name, uid, gid, password, display_name, email,
-groups, ...}], `groups`: [{name, gid, members, ...}]; and `removed`: names of
-users deployed once and no longer wanted (the LDIF deletes them from LDAP).
+groups, ...}], `groups`: [{name, gid, members, ...}]; and `removed`: the
+records of users deployed once and no longer wanted (the LDIF deletes them
+from LDAP; their uid stays reserved; one who comes back gets it again).
 """
 
 from __future__ import annotations
@@ -40,12 +41,18 @@ class UsersStep(BaseStep):
             roster_hash = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
         return {"users": users.model_dump(mode="json"), "roster_sha256": roster_hash}
 
-    def facts(self, ctx: Context) -> dict[str, Any]:
+    def _previous(self, ctx: Context) -> tuple[list[dict[str, Any]], list[Any]]:
         stored = ctx.outputs(self.name)
         stored_users = list(stored.get("users") or [])
-        ctx.shell.add_secret(*_secret_passwords(stored_users))
+        removed = list(stored.get("removed") or [])
+        ctx.shell.add_secret(*_secret_passwords([*stored_users, *sb.full_records(removed)]))
+        return stored_users, removed
+
+    def facts(self, ctx: Context) -> dict[str, Any]:
+        stored = ctx.outputs(self.name)
+        stored_users, removed = self._previous(ctx)
         wanted = sb.wanted_from_profile(ctx.profile.users)
-        users, groups = sb.build_users(wanted, stored_users)
+        users, groups = sb.build_users(wanted, [*sb.full_records(removed), *stored_users])
         return {
             "stored_users": stored_users,
             "stored_groups": list(stored.get("groups") or []),
@@ -78,13 +85,12 @@ class UsersStep(BaseStep):
         return Plan(actions)
 
     def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any]:
-        stored_users = list(ctx.outputs(self.name).get("users") or [])
+        stored_users, removed_before = self._previous(ctx)
         wanted = sb.wanted_from_profile(ctx.profile.users)
-        users, groups = sb.build_users(wanted, stored_users)
+        users, groups = sb.build_users(wanted, [*sb.full_records(removed_before), *stored_users])
         out_users = [u.to_dict() for u in users]
         ctx.shell.add_secret(*_secret_passwords(out_users))
-        # names only: their LDAP entries are deleted at the next seeding run
-        removed = sb.removed_names(stored_users, ctx.outputs(self.name).get("removed") or [], users)
+        removed = sb.removed_users(stored_users, removed_before, users)
         return {"users": out_users, "groups": [g.to_dict() for g in groups], "removed": removed}
 
 

@@ -365,7 +365,7 @@ def test_a_grown_class_reaches_a_seeded_ldap_when_the_job_runs_again(
     # (40_removed.ldif: changetype delete); everyone else still binds
     previous = [u.to_dict() for u in grown_users]
     fewer_users, fewer_groups = sb.build_users(wanted(count=39), previous)
-    removed = sb.removed_names(previous, [], fewer_users)
+    removed = sb.removed_names(sb.removed_users(previous, [], fewer_users))
     assert removed == ["student40"]
     files = sb.render_ldif(fewer_users, fewer_groups, removed)
     assert files["40_removed.ldif"] == (

@@ -49,15 +49,35 @@ def test_shrinking_removes_users(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, profile="workshop", overrides=["users.generate.count=1"])
     plan = make().plan(ctx, make().facts(ctx))
     assert [a.summary for a in plan.actions] == ["remove 2 user(s): student02, student03"]
-    # the removed names are kept, so that the LDIF deletes their LDAP entries
+    # the removed users' records are kept: the LDIF deletes their LDAP entries
     run(ctx, make())
-    assert ctx.outputs("users")["removed"] == ["student02", "student03"]
+    gone = {u["name"]: u for u in ctx.outputs("users")["removed"]}
+    assert sorted(gone) == ["student02", "student03"]
     assert run(ctx, make()) == ["skipped"]
-    assert ctx.outputs("users")["removed"] == ["student02", "student03"]
-    # one comes back: no longer removed; the other stays on the list
-    back = make_ctx(tmp_path, profile="workshop", overrides=["users.generate.count=2"])
+    assert [u["name"] for u in ctx.outputs("users")["removed"]] == ["student02", "student03"]
+
+    # a newcomer two runs later does not get a removed user's uid (EOS home)
+    roster = tmp_path / "class.csv"
+    roster.write_text("username\nzoe\n")
+    newcomer = make_ctx(
+        tmp_path, profile="workshop", overrides=["users.generate.count=1", f"users.roster={roster}"]
+    )
+    run(newcomer, make())
+    zoe = next(u for u in newcomer.outputs("users")["users"] if u["name"] == "zoe")
+    assert zoe["uid"] not in {u["uid"] for u in gone.values()}
+
+    # one comes back with the same uid and password; the other stays removed
+    back = make_ctx(
+        tmp_path, profile="workshop", overrides=["users.generate.count=2", f"users.roster={roster}"]
+    )
     run(back, make())
-    assert back.outputs("users")["removed"] == ["student03"]
+    student02 = next(u for u in back.outputs("users")["users"] if u["name"] == "student02")
+    assert (student02["uid"], student02["password"]) == (
+        gone["student02"]["uid"],
+        gone["student02"]["password"],
+    )
+    assert [u["name"] for u in back.outputs("users")["removed"]] == ["student03"]
+    assert run(back, make()) == ["skipped"]
 
 
 def test_bad_roster_row_fails_before_anything_changes(tmp_path: Path) -> None:
