@@ -18,14 +18,14 @@ Upstream facts:
   (pkg/cluster/internal/providers/docker/constants.go). kind has no stop or
   start; ctlptl and users `docker stop`/`docker start` the node containers.
 - ingress-nginx's kind manifest: deploy/static/provider/kind/deploy.yaml of
-  kubernetes/ingress-nginx, at a release tag.
+  kubernetes/ingress-nginx, at a release tag; its sha256 below is of that
+  file at tag controller-v1.11.2 (read from the repository with git; raw
+  GitHub serves the blob's bytes as they are).
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from mboxed import kube
-from mboxed.errors import MboxedError, ProfileError, TransientError
+from mboxed.errors import MboxedError, ProfileError
 from mboxed.providers import (
     INGRESS_DEPLOYMENT,
     INGRESS_NAMESPACE,
@@ -63,6 +63,8 @@ INGRESS_NGINX_HOST = "https://raw.githubusercontent.com"
 INGRESS_NGINX_PATH = (
     f"/kubernetes/ingress-nginx/{INGRESS_NGINX_VERSION}/deploy/static/provider/kind/deploy.yaml"
 )
+
+INGRESS_NGINX_SHA256 = "dc850e38ca4abcb08625f1601f0656c81b6b5e34cc23d5458c332060732c14e0"
 
 HTTP_PORTS = (80, 8080, 8081, 8880)
 HTTPS_PORTS = (443, 8443, 9443, 10443)
@@ -305,26 +307,19 @@ class KindProvider:
         return obj is not None and kube.workload_readiness(obj).ready
 
     def ingress_manifest(self) -> list[dict[str, Any]]:
-        """The pinned ingress-nginx kind manifest, downloaded once into the cache."""
-        url = ingress_manifest_url(self.mirror)
-        cached = None
-        if self.cache_dir is not None:
-            key = hashlib.sha256(INGRESS_NGINX_PATH.encode()).hexdigest()[:16]
-            cached = self.cache_dir / "manifests" / f"ingress-nginx-{key}.yaml"
-        if cached is not None and cached.is_file():
-            text = cached.read_text()
-        else:
-            try:
-                with urllib.request.urlopen(url, timeout=60) as response:
-                    text = response.read().decode()
-            except OSError as exc:
-                raise TransientError(f"cannot download {url}: {exc}") from None
-            if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cached.with_suffix(".tmp")
-                tmp.write_text(text)
-                tmp.replace(cached)
-        return [d for d in yaml.safe_load_all(text) if d]
+        """The pinned ingress-nginx kind manifest: downloaded once through the
+        shared downloader (cache by sha256, retries, resume, mirror) and used
+        only when its sha256 is the pinned one."""
+        from mboxed.downloads import Downloader
+
+        cache_root = self.cache_dir or (self.config_dir or Path.cwd()) / "cache"
+        downloader = Downloader(cache_root, mirror=self.mirror)
+        path = downloader.cached(INGRESS_NGINX_SHA256) or downloader.download(
+            ingress_manifest_url(self.mirror),
+            INGRESS_NGINX_SHA256,
+            label=f"ingress-nginx {INGRESS_NGINX_VERSION} kind manifest",
+        )
+        return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
     def ensure_ingress(self, client: Any, progress: Progress) -> None:
         progress(f"installing ingress-nginx {INGRESS_NGINX_VERSION}")

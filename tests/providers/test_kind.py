@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mboxed.errors import ProfileError
+from mboxed.errors import MboxedError, ProfileError
 from mboxed.providers import ClusterSpec
+from mboxed.providers import kind as kind_module
 from mboxed.providers.kind import (
     INGRESS_NGINX_PATH,
+    INGRESS_NGINX_SHA256,
     KindProvider,
     choose_host_ports,
     image_version,
@@ -123,3 +125,33 @@ def test_load_image_into_the_cluster(tmp_path: Path) -> None:
         ]  # fmt: skip
         cluster = world.tool_state("kind")["clusters"]["mboxed"]
         assert cluster["images"] == ["registry.cern.ch/sciencebox/swan:0.0.1"]
+
+
+def test_the_ingress_manifest_is_used_only_when_its_sha256_is_the_pinned_one(
+    tmp_path: Path,
+) -> None:
+    assert len(INGRESS_NGINX_SHA256) == 64 and int(INGRESS_NGINX_SHA256, 16) >= 0
+    with make_world(tmp_path, "provider.name=kind") as world:
+        served = tmp_path / "mirror" / INGRESS_NGINX_PATH.lstrip("/")
+
+        def provider() -> KindProvider:
+            return KindProvider(
+                ClusterSpec("kind", "mboxed"),
+                world.ctx.shell,
+                cache_dir=tmp_path / "cache",
+                mirror=world.ctx.options.mirror,
+            )
+
+        documents = provider().ingress_manifest()
+        assert {d["kind"] for d in documents} >= {"Namespace", "Deployment"}
+        cached = tmp_path / "cache" / "downloads"
+        assert [p.name for p in cached.iterdir()] == [kind_module.INGRESS_NGINX_SHA256]
+        # cached: a second read needs no mirror at all
+        served.unlink()
+        assert provider().ingress_manifest() == documents
+        # a tampered file from the mirror is refused and nothing is cached
+        served.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: evil}\n")
+        (cached / kind_module.INGRESS_NGINX_SHA256).unlink()
+        with pytest.raises(MboxedError, match="checksum mismatch"):
+            provider().ingress_manifest()
+        assert list(cached.iterdir()) == []

@@ -6,6 +6,7 @@ file and a download mirror of the test's own, and a real state file."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import io
 import json
@@ -21,6 +22,7 @@ from typing import Any
 from mboxed.engine import Context, Options, Pipeline, StepResult
 from mboxed.paths import Paths
 from mboxed.profile import load_profile
+from mboxed.providers import kind as kind_provider
 from mboxed.providers.kind import INGRESS_NGINX_PATH
 from mboxed.shell import Shell
 from mboxed.state import State
@@ -111,6 +113,18 @@ def mirror_server(root: Path) -> Iterator[str]:
 
 
 @contextmanager
+def _pinned_ingress_manifest(sha256: str) -> Iterator[None]:
+    """The mirror serves an excerpt of the upstream manifest, so the world pins
+    the excerpt's sha256 in place of upstream's (as tool tests pin a release)."""
+    upstream = kind_provider.INGRESS_NGINX_SHA256
+    kind_provider.INGRESS_NGINX_SHA256 = sha256
+    try:
+        yield
+    finally:
+        kind_provider.INGRESS_NGINX_SHA256 = upstream
+
+
+@contextmanager
 def make_world(
     tmp_path: Path,
     *overrides: str,
@@ -123,10 +137,15 @@ def make_world(
     mirror_root = tmp_path / "mirror"
     manifest = mirror_root / INGRESS_NGINX_PATH.lstrip("/")
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text((RECORDED / "ingress-nginx-kind-deploy.yaml").read_text())
+    excerpt = (RECORDED / "ingress-nginx-kind-deploy.yaml").read_bytes()
+    manifest.write_bytes(excerpt)
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost\n")
-    with KubeAPIServer(controllers=True) as api, mirror_server(mirror_root) as mirror:
+    with (
+        _pinned_ingress_manifest(hashlib.sha256(excerpt).hexdigest()),
+        KubeAPIServer(controllers=True) as api,
+        mirror_server(mirror_root) as mirror,
+    ):
         shell_env = {
             **os.environ,
             # The stand-ins run on this interpreter (a `python3` shim, like
