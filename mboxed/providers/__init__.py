@@ -30,6 +30,27 @@ INGRESS_NAMESPACE = "ingress-nginx"
 INGRESS_DEPLOYMENT = "ingress-nginx-controller"
 
 
+def ingress_nginx_ready(client: Any) -> bool:
+    """The ingress-nginx controller Deployment exists and is Ready."""
+    from mboxed import kube
+
+    obj = kube.read_object(client, "Deployment", INGRESS_NAMESPACE, INGRESS_DEPLOYMENT)
+    return obj is not None and kube.workload_readiness(obj).ready
+
+
+def wait_for_ingress_nginx(client: Any, progress: Progress, timeout: float = 600) -> None:
+    from mboxed import kube
+
+    kube.wait_workload_ready(
+        client,
+        "Deployment",
+        INGRESS_NAMESPACE,
+        INGRESS_DEPLOYMENT,
+        timeout=timeout,
+        progress=progress,
+    )
+
+
 def cluster_name(deployment: str) -> str:
     """The minikube profile / kind cluster name for a deployment. Prefixed so
     that mboxed never mistakes the user's own `minikube` or `kind` cluster for

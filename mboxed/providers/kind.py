@@ -36,13 +36,13 @@ import yaml
 from mboxed import kube
 from mboxed.errors import MboxedError, ProfileError
 from mboxed.providers import (
-    INGRESS_DEPLOYMENT,
-    INGRESS_NAMESPACE,
     ClusterSpec,
     ClusterStatus,
     Progress,
     host_port_free,
+    ingress_nginx_ready,
     kubeconfig_from_env,
+    wait_for_ingress_nginx,
 )
 
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"
@@ -303,8 +303,7 @@ class KindProvider:
         return f"install ingress-nginx {INGRESS_NGINX_VERSION} (kind manifest) and wait for it"
 
     def ingress_ready(self, client: Any) -> bool:
-        obj = kube.read_object(client, "Deployment", INGRESS_NAMESPACE, INGRESS_DEPLOYMENT)
-        return obj is not None and kube.workload_readiness(obj).ready
+        return ingress_nginx_ready(client)
 
     def ingress_manifest(self) -> list[dict[str, Any]]:
         """The pinned ingress-nginx kind manifest: downloaded once through the
@@ -324,14 +323,7 @@ class KindProvider:
     def ensure_ingress(self, client: Any, progress: Progress) -> None:
         progress(f"installing ingress-nginx {INGRESS_NGINX_VERSION}")
         kube.apply_manifests(client, self.ingress_manifest())
-        kube.wait_workload_ready(
-            client,
-            "Deployment",
-            INGRESS_NAMESPACE,
-            INGRESS_DEPLOYMENT,
-            timeout=600,
-            progress=progress,
-        )
+        wait_for_ingress_nginx(client, progress)
 
     def ingress_address(self, client: Any) -> str:
         if sys.platform != "linux":

@@ -21,16 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mboxed import kube
 from mboxed.errors import MboxedError
 from mboxed.providers import (
-    INGRESS_DEPLOYMENT,
-    INGRESS_NAMESPACE,
     ClusterSpec,
     ClusterStatus,
     Progress,
     host_port_free,
+    ingress_nginx_ready,
     kubeconfig_from_env,
+    wait_for_ingress_nginx,
 )
 
 EXIT_PROFILE_NOT_FOUND = 85  # reason.ExGuestNotFound
@@ -291,22 +290,14 @@ class MinikubeProvider:
         return "enable the minikube ingress addon (ingress-nginx) and wait for it"
 
     def ingress_ready(self, client: Any) -> bool:
-        obj = kube.read_object(client, "Deployment", INGRESS_NAMESPACE, INGRESS_DEPLOYMENT)
-        return obj is not None and kube.workload_readiness(obj).ready
+        return ingress_nginx_ready(client)
 
     def ensure_ingress(self, client: Any, progress: Progress) -> None:
         progress("enabling the ingress addon")
         self.shell.run(
             [self.binary, "addons", "enable", "ingress", "-p", self.spec.name], timeout=900
         )
-        kube.wait_workload_ready(
-            client,
-            "Deployment",
-            INGRESS_NAMESPACE,
-            INGRESS_DEPLOYMENT,
-            timeout=600,
-            progress=progress,
-        )
+        wait_for_ingress_nginx(client, progress)
 
     def ingress_address(self, client: Any) -> str:
         result = self.shell.run([self.binary, "ip", "-p", self.spec.name])
