@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("mboxed.cli.verify:verify", "Run the smoke test against the deployment."),
     "trust": ("mboxed.cli.trust:trust", "Add the local CA to this host's trust store."),
     "logs": ("mboxed.cli.logs:logs", "Show the deployment's log."),
+    "mirror": ("mboxed.cli.mirror:mirror", "Build a classroom download mirror in a directory."),
 }
 
 
@@ -73,6 +74,7 @@ def _fail(lines: list[str], code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> Any:
+    CURRENT_LOG.clear()  # a log named by an earlier call in this process is not this run's
     try:
         result = cli.main(args=argv, prog_name="mboxed", standalone_mode=False)
     except click.exceptions.Abort as exc:
