@@ -216,12 +216,13 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
     return data, origin
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep merge: mappings merge key by key; anything else is replaced."""
-    out = copy.deepcopy(base)
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else (lists too) is replaced, as
+    Helm merges values. Profiles (`extends`, -f) merge the same way."""
+    out = copy.deepcopy(dict(base))
     for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -243,7 +244,7 @@ def _load_chain(
         )
     parent_path = _resolve(parent_ref, path.parent)
     parent, parent_origin, sources = _load_chain(parent_path, (*seen, path.resolve()))
-    return _merge(parent, data), {**parent_origin, **origin}, [*sources, str(path)]
+    return deep_merge(parent, data), {**parent_origin, **origin}, [*sources, str(path)]
 
 
 def parse_set(expr: str) -> tuple[KeyPath, Any]:
@@ -324,7 +325,7 @@ def load_profile(
     for extra in files:
         extra_path = _resolve(str(extra), Path.cwd())
         extra_data, extra_origin, extra_sources = _load_chain(extra_path, ())
-        data = _merge(data, extra_data)
+        data = deep_merge(data, extra_data)
         origin.update(extra_origin)
         sources += extra_sources
     for expr in overrides:

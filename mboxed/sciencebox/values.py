@@ -85,7 +85,7 @@ from typing import Any
 import yaml
 
 from mboxed.errors import Deferred, MboxedError
-from mboxed.profile import size_mib
+from mboxed.profile import deep_merge, size_mib
 from mboxed.sciencebox import secrets as sb_secrets
 from mboxed.sciencebox import tls as sb_tls
 from mboxed.sciencebox.users import (
@@ -175,17 +175,6 @@ class TlsFiles:
 
 
 # --- small helpers -------------------------------------------------------------------
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else (lists too) is replaced, as Helm does."""
-    out = copy.deepcopy(dict(base))
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def get_path(values: Mapping[str, Any], dotted: str) -> Any:
