@@ -211,6 +211,15 @@ class RegistryClient:
         return str(token)
 
     def manifest(self, ref: ChartRef) -> tuple[dict[str, Any], str]:
+        manifest, _, digest = self.manifest_with_body(ref)
+        return manifest, digest
+
+    def manifest_with_body(self, ref: ChartRef) -> tuple[dict[str, Any], bytes, str]:
+        """The manifest for ref's tag: parsed, its exact bytes, and its digest.
+
+        Only the JSON body counts, not the Content-Type: a static mirror
+        (`python3 -m http.server`) serves the manifest file as
+        application/octet-stream."""
         url = f"{self.base_url}/v2/{ref.repository}/manifests/{ref.tag}"
         response = self._request(url, accept=OCI_MANIFEST)
         if response.status_code == 404:
@@ -232,7 +241,7 @@ class RegistryClient:
             raise MboxedError(f"{url} did not return a JSON manifest") from None
         if not isinstance(manifest, dict):
             raise MboxedError(f"{url} did not return a JSON manifest")
-        return manifest, digest
+        return manifest, body, digest
 
     def download_blob(self, ref: ChartRef, digest: str, dest: Path) -> None:
         """Stream a blob to `dest` (atomically), refusing it unless its sha256

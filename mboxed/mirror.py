@@ -1,0 +1,361 @@
+"""Build a classroom mirror: one directory that a plain static file server
+(`python3 -m http.server`) serves as the `--mirror URL` of every laptop.
+
+`--mirror URL` is read two ways (see mboxed.downloads and
+mboxed.sciencebox.chart): tool downloads take their upstream path under URL,
+and the chart step speaks the OCI distribution API under URL
+(`GET URL/v2/<repository>/manifests/<tag>`, `GET URL/v2/<repository>/blobs/<digest>`,
+opencontainers/distribution-spec spec.md "Pulling manifests", "Pulling blobs").
+Both are plain GETs of fixed paths, so a directory holding
+
+    <upstream path of each tool file>          (+ its checksum file where no sum is pinned)
+    v2/<repository>/manifests/<tag>            the chart's OCI manifest, byte for byte
+    v2/<repository>/manifests/sha256:<hex>     the same, under its digest
+    v2/<repository>/blobs/sha256:<hex>         the config and every layer
+    <upstream path of the ingress-nginx kind manifest>
+
+serves both. Every file is verified before it is put at its final path
+(pinned or published sha256 for tools, the manifest's digests for the chart)
+and is put there atomically, so a broken run leaves no half file and a second
+run keeps what is there and verified, downloading nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mboxed.downloads import (
+    PINNED,
+    PLATFORMS,
+    Downloader,
+    Release,
+    check_mirror,
+    parse_checksum_file,
+    sha256_of,
+)
+from mboxed.errors import MboxedError
+from mboxed.sciencebox.chart import ChartRef, RegistryClient, chart_layer, chart_metadata
+
+TOOLS = ("kubectl", "helm", "minikube", "kind")
+TMP_SUFFIX = ".mboxed-tmp"
+README = "README.txt"
+
+
+@dataclass
+class MirrorResult:
+    added: list[str] = field(default_factory=list)  # paths relative to the mirror dir
+    kept: list[str] = field(default_factory=list)
+    added_bytes: int = 0
+
+
+@dataclass
+class MirrorBuilder:
+    """Fills `root`. `tool_source` / `chart_source`: a mirror to copy from
+    instead of upstream (`--mirror URL` passes the same URL to both)."""
+
+    root: Path
+    cache_root: Path
+    tool_source: str | None = None
+    chart_source: str | None = None
+    releases: Mapping[str, Release] = field(default_factory=lambda: dict(PINNED))
+    ingress_sha256: str | None = None  # default: the sum pinned in mboxed.providers.kind
+    progress: Callable[[str], None] = lambda line: None
+    attempts: int = 4
+    result: MirrorResult = field(default_factory=MirrorResult)
+
+    def __post_init__(self) -> None:
+        if self.tool_source:
+            self.tool_source = check_mirror(self.tool_source)
+        if self.chart_source:
+            self.chart_source = check_mirror(self.chart_source)
+        self.downloader = Downloader(
+            self.cache_root, mirror=self.tool_source, attempts=self.attempts
+        )
+
+    # -- files in the mirror ---------------------------------------------------------
+    def target(self, upstream_url: str) -> Path:
+        path = urlsplit(upstream_url).path.lstrip("/")
+        if not path or ".." in path.split("/"):
+            raise MboxedError(f"cannot place {upstream_url} in a mirror: bad path")
+        return self.root / path
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def sweep(self) -> None:
+        """Remove temp files a broken earlier run left (never a final file)."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.rglob(f"*{TMP_SUFFIX}"):
+            if path.is_file() and path.name.startswith("."):
+                path.unlink(missing_ok=True)
+        # RegistryClient.download_blob's temp files (".part-*" beside the blob)
+        for path in (self.root / "v2").glob("**/blobs/.part-*"):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+
+    def _kept(self, path: Path) -> None:
+        self.result.kept.append(self._rel(path))
+
+    def _added(self, path: Path) -> None:
+        self.result.added.append(self._rel(path))
+        self.result.added_bytes += path.stat().st_size
+        self.progress(f"added {self._rel(path)}")
+
+    # -- tools -------------------------------------------------------------------------
+    def add_tool(self, tool: str, platform: str) -> None:
+        release = self.releases[tool]
+        upstream = release.file_url(platform)
+        dest = self.target(upstream)
+        pinned = release.pinned(platform)
+        sum_dest = None if pinned else self.target(release.sum_url(platform))
+        if dest.is_file():
+            expected = pinned or _sum_in(sum_dest, dest.name)
+            if expected and sha256_of(dest) == expected:
+                self._kept(dest)
+                if sum_dest is not None:
+                    self._kept(sum_dest)
+                return
+        self.progress(f"{tool} {release.version} {platform}: fetching")
+        verified = self.downloader.fetch(release, platform)
+        expected = verified.name  # the cache names a verified file by its sha256
+        _place(verified, dest, expected)
+        self._added(dest)
+        if sum_dest is not None:
+            # The checksum file laptops fetch beside the file, sha256sum format
+            # (mboxed.downloads.parse_checksum_file reads it).
+            _write_atomic(sum_dest, f"{expected}  {dest.name}\n".encode())
+            self._added(sum_dest)
+
+    # -- the chart -----------------------------------------------------------------------
+    def add_chart(self, ref: ChartRef) -> None:
+        tree = self.root / "v2" / ref.repository
+        by_tag = tree / "manifests" / ref.tag
+        if by_tag.is_file() and self._chart_complete(ref, by_tag.read_bytes()):
+            body = by_tag.read_bytes()
+            by_digest = tree / "manifests" / ("sha256:" + hashlib.sha256(body).hexdigest())
+            for path in (by_digest, by_tag):
+                if path.is_file() and path.read_bytes() == body:
+                    self._kept(path)
+                else:
+                    _write_atomic(path, body)
+                    self._added(path)
+            return
+        client = RegistryClient(ref.base_url(self.chart_source))
+        where = f"{ref.url}:{ref.tag} (from {client.base_url})"
+        self.progress(f"chart {ref.url}:{ref.tag}: fetching the manifest from {client.base_url}")
+        manifest, body, digest = client.manifest_with_body(ref)
+        actual = "sha256:" + hashlib.sha256(body).hexdigest()
+        if digest != actual:
+            raise MboxedError(
+                f"{where}: the manifest's sha256 is {actual}, but the registry says {digest}; "
+                "refused",
+                hint="the registry or mirror serves corrupt data; nothing was written",
+            )
+        layer = chart_layer(manifest, where)
+        for blob in _blob_digests(manifest, where):
+            dest = tree / "blobs" / blob
+            if dest.is_file() and "sha256:" + sha256_of(dest) == blob:
+                self._kept(dest)
+                continue
+            self.progress(f"chart {ref.url}:{ref.tag}: fetching blob {blob[:19]}…")
+            client.download_blob(ref, blob, dest)  # verified, atomic
+            self._added(dest)
+        meta = chart_metadata(tree / "blobs" / str(layer["digest"]))
+        version = str(meta.get("version", ""))
+        if version and version.replace("+", "_") != ref.tag:
+            raise MboxedError(f"{where}: the chart inside says version {version}, not {ref.tag}")
+        # The manifest last, under its digest and then its tag: a tag in the
+        # mirror always points at blobs that are all there.
+        by_digest = tree / "manifests" / actual
+        _write_atomic(by_digest, body)
+        _write_atomic(by_tag, body)
+        self._added(by_digest)
+        self._added(by_tag)
+
+    def _chart_complete(self, ref: ChartRef, body: bytes) -> bool:
+        tree = self.root / "v2" / ref.repository
+        try:
+            manifest = json.loads(body)
+            digests = _blob_digests(manifest, str(tree))
+        except (ValueError, MboxedError):
+            return False
+        for blob in digests:
+            path = tree / "blobs" / blob
+            if not path.is_file() or "sha256:" + sha256_of(path) != blob:
+                return False
+            self._kept(path)
+        return True
+
+    # -- the ingress-nginx manifest (kind) -------------------------------------------------
+    def add_ingress_manifest(self) -> None:
+        from mboxed.providers import kind
+
+        upstream = kind.INGRESS_NGINX_HOST + kind.INGRESS_NGINX_PATH
+        dest = self.target(upstream)
+        pinned = self.ingress_sha256 or getattr(kind, "INGRESS_NGINX_SHA256", None)
+        if dest.is_file() and (sha256_of(dest) == pinned if pinned else True):
+            self._kept(dest)
+            return
+        self.progress(f"ingress-nginx {kind.INGRESS_NGINX_VERSION} kind manifest: fetching")
+        url = self.downloader.url_for(upstream)
+        if pinned:
+            verified = self.downloader.download(url, pinned, label="ingress-nginx kind manifest")
+            _place(verified, dest, pinned)
+        else:  # pragma: no cover - only before the manifest's sum was pinned
+            data = self.downloader.session.get(url, timeout=60)
+            if data.status_code != 200:
+                raise MboxedError(f"cannot download {url}: HTTP {data.status_code}")
+            _write_atomic(dest, data.content)
+        self._added(dest)
+
+    # -- the README ----------------------------------------------------------------------
+    def write_readme(self, port: int = 8080) -> Path:
+        path = self.root / README
+        text = readme_text(self.root, port)
+        if not path.is_file() or path.read_text() != text:
+            _write_atomic(path, text.encode())
+        return path
+
+
+def build_mirror(
+    builder: MirrorBuilder,
+    *,
+    platforms: Sequence[str],
+    tools: Iterable[str],
+    chart: ChartRef | None,
+    ingress: bool,
+) -> MirrorResult:
+    builder.root.mkdir(parents=True, exist_ok=True)
+    builder.sweep()
+    for tool in tools:
+        for platform in platforms:
+            builder.add_tool(tool, platform)
+    if chart is not None:
+        builder.add_chart(chart)
+    if ingress:
+        builder.add_ingress_manifest()
+    builder.write_readme()
+    return builder.result
+
+
+def parse_platforms(values: Sequence[str]) -> list[str]:
+    chosen = list(dict.fromkeys(values)) or list(PLATFORMS)
+    for platform in chosen:
+        if platform not in PLATFORMS:
+            raise MboxedError(
+                f"--platform {platform!r} is not one mboxed downloads for",
+                hint="use one of " + ", ".join(PLATFORMS) + " (repeatable)",
+            )
+    return chosen
+
+
+def parse_tools(value: str | None) -> list[str]:
+    if value is None:
+        return list(TOOLS)
+    if value.strip() == "none":
+        return []
+    chosen = list(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
+    for tool in chosen:
+        if tool not in TOOLS:
+            raise MboxedError(
+                f"--tools: {tool!r} is not a tool mboxed downloads",
+                hint="give a comma-separated subset of " + ",".join(TOOLS) + ", or none",
+            )
+    return chosen
+
+
+def readme_text(root: Path, port: int = 8080) -> str:
+    return (
+        "A classroom mirror for mboxed, built by `mboxed mirror`.\n\n"
+        "Serve this directory from this machine (any static file server will do):\n\n"
+        f"    python3 -m http.server {port} --directory {root}\n\n"
+        "and on every laptop (this machine's address on the room's network:\n"
+        "`hostname -I` on Linux, `ipconfig getifaddr en0` on macOS):\n\n"
+        f"    mboxed up --mirror http://<this machine>:{port}\n"
+        f"    mboxed doctor --mirror http://<this machine>:{port}    # reachable?\n\n"
+        "Laptops verify every file against the sha256 mboxed pins (or the\n"
+        "checksum file beside it) and the chart against its manifest's digests:\n"
+        "a mirror cannot hand out a different file. Run `mboxed mirror` again to\n"
+        "complete or check it; files already here and verified are kept.\n"
+    )
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _blob_digests(manifest: Any, where: str) -> list[str]:
+    """The config's and every layer's digest (all sha256), in order."""
+    if not isinstance(manifest, dict):
+        raise MboxedError(f"{where}: the manifest is not a JSON object")
+    entries = [manifest.get("config"), *(manifest.get("layers") or [])]
+    digests: list[str] = []
+    for entry in entries:
+        digest = str(entry.get("digest", "")) if isinstance(entry, dict) else ""
+        algorithm, _, hexdigest = digest.partition(":")
+        if algorithm != "sha256" or len(hexdigest) != 64 or not _is_hex(hexdigest):
+            raise MboxedError(f"{where}: manifest digest {digest!r} is not a sha256 digest")
+        if digest not in digests:
+            digests.append(digest)
+    return digests
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
+
+
+def _sum_in(sum_file: Path | None, filename: str) -> str | None:
+    if sum_file is None or not sum_file.is_file():
+        return None
+    try:
+        return parse_checksum_file(sum_file.read_text(errors="replace"), filename)
+    except ValueError:
+        return None
+
+
+def _tmp_beside(dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=TMP_SUFFIX, dir=dest.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _place(source: Path, dest: Path, sha256: str) -> None:
+    """Put the verified `source` at `dest` atomically: a hard link where the
+    cache is on the same file system (no second copy of ~1 GB), else a copy;
+    checked again after the copy."""
+    tmp = _tmp_beside(dest)
+    try:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+            if sha256_of(tmp) != sha256:
+                raise MboxedError(f"copying {source} to {dest} changed it; refused") from None
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _write_atomic(dest: Path, data: bytes) -> None:
+    tmp = _tmp_beside(dest)
+    try:
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

@@ -1,0 +1,116 @@
+"""`mboxed mirror DIR` as an instructor runs it: a real `python -m mboxed`
+process that copies from another mirror on 127.0.0.1 (`--mirror URL`, the
+static tree that `python3 -m http.server` serves)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from mboxed.profile import load_profile
+from mboxed.providers.kind import INGRESS_NGINX_PATH
+from mboxed.sciencebox.chart import ChartRef
+from tests.cli.test_doctor import mboxed
+from tests.file_server import FileServer
+from tests.sciencebox.registry import chart_tgz
+from tests.test_mirror import static_server
+
+
+def chart_tree(root: Path, ref: ChartRef, tgz: bytes) -> str:
+    """The chart at its OCI paths in a static tree, as `helm push` stores it
+    (helm/helm pkg/registry/client.go Push: config blob, one chart layer)."""
+    config = json.dumps({"name": "sciencebox", "version": ref.tag, "apiVersion": "v2"}).encode()
+    blobs = {"sha256:" + hashlib.sha256(b).hexdigest(): b for b in (config, tgz)}
+    config_digest, layer_digest = list(blobs)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.cncf.helm.config.v1+json",
+            "digest": config_digest,
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                "digest": layer_digest,
+                "size": len(tgz),
+            }
+        ],
+    }
+    tree = root / "v2" / ref.repository
+    (tree / "blobs").mkdir(parents=True)
+    (tree / "manifests").mkdir()
+    for digest, body in blobs.items():
+        (tree / "blobs" / digest).write_bytes(body)
+    (tree / "manifests" / ref.tag).write_text(json.dumps(manifest))
+    return layer_digest
+
+
+def test_mirror_copies_the_chart_from_another_mirror_and_a_second_run_downloads_nothing(
+    tmp_path: Path,
+) -> None:
+    sb = load_profile("demo").profile.sciencebox
+    ref = ChartRef.parse(sb.chart, sb.version)
+    tgz = chart_tgz("sciencebox", sb.version)
+    layer = chart_tree(tmp_path / "source", ref, tgz)
+    room = tmp_path / "room"
+    args = ("mirror", str(room), "--tools", "none", "--profile", "demo")
+    with static_server(tmp_path / "source") as source:
+        first = mboxed(*args, "--mirror", source)
+        assert first.returncode == 0, first.stderr
+        assert "4 file(s) added" in first.stdout
+        second = mboxed(*args, env={"MBOXED_MIRROR": "http://127.0.0.1:9"})  # nothing there
+    assert second.returncode == 0, second.stderr
+    assert "nothing to download: all 4 file(s) already here, verified" in second.stdout
+    assert f"python3 -m http.server 8080 --directory {room}" in second.stdout
+    tree = room / "v2" / ref.repository
+    assert (tree / "blobs" / layer).read_bytes() == tgz
+    assert (tree / "manifests" / ref.tag).read_bytes() == (
+        tmp_path / "source" / "v2" / ref.repository / "manifests" / ref.tag
+    ).read_bytes()
+    assert (room / "README.txt").is_file()
+    # the demo profile runs minikube: no kind ingress manifest
+    assert not (room / INGRESS_NGINX_PATH.lstrip("/")).exists()
+
+
+def test_a_file_the_source_lacks_fails_with_one_line_naming_it(tmp_path: Path) -> None:
+    room = tmp_path / "room"
+    with FileServer() as empty:
+        result = mboxed(
+            "mirror", str(room), "--platform", "linux/amd64", "--tools", "helm",
+            "--mirror", empty.url,
+        )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        f"error: cannot download {empty.url}/helm-v3.18.4-linux-amd64.tar.gz: HTTP 404 Not Found"
+    )
+    assert lines[1].startswith("hint: check that the mirror")
+    assert not (room / "helm-v3.18.4-linux-amd64.tar.gz").exists()
+    assert [p.name for p in room.iterdir()] == []
+
+
+def test_all_adds_the_kind_ingress_manifest_and_a_missing_one_is_named(tmp_path: Path) -> None:
+    sb = load_profile("demo").profile.sciencebox
+    ref = ChartRef.parse(sb.chart, sb.version)
+    chart_tree(tmp_path / "source", ref, chart_tgz("sciencebox", sb.version))
+    with static_server(tmp_path / "source") as source:
+        result = mboxed(
+            "mirror", str(tmp_path / "room"), "--tools", "none", "--all", "--mirror", source
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        f"error: cannot download {source}{INGRESS_NGINX_PATH}: HTTP 404 File not found"
+    )
+
+
+def test_bad_platform_and_tool_are_named(tmp_path: Path) -> None:
+    result = mboxed("mirror", str(tmp_path / "room"), "--platform", "windows/amd64")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: --platform 'windows/amd64' is not one mboxed")
+    result = mboxed("mirror", str(tmp_path / "room"), "--tools", "kubectl,docker")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: --tools: 'docker' is not a tool mboxed downloads")
+    assert not (tmp_path / "room").exists()
