@@ -203,20 +203,16 @@ class MirrorBuilder:
 
         upstream = kind.INGRESS_NGINX_HOST + kind.INGRESS_NGINX_PATH
         dest = self.target(upstream)
-        pinned = self.ingress_sha256 or getattr(kind, "INGRESS_NGINX_SHA256", None)
-        if dest.is_file() and (sha256_of(dest) == pinned if pinned else True):
+        pinned = self.ingress_sha256 or kind.INGRESS_NGINX_SHA256
+        if dest.is_file() and sha256_of(dest) == pinned:
             self._kept(dest)
             return
         self.progress(f"ingress-nginx {kind.INGRESS_NGINX_VERSION} kind manifest: fetching")
         url = self.downloader.url_for(upstream)
-        if pinned:
-            verified = self.downloader.download(url, pinned, label="ingress-nginx kind manifest")
-            _place(verified, dest, pinned)
-        else:  # pragma: no cover - only before the manifest's sum was pinned
-            data = self.downloader.session.get(url, timeout=60)
-            if data.status_code != 200:
-                raise MboxedError(f"cannot download {url}: HTTP {data.status_code}")
-            _write_atomic(dest, data.content)
+        verified = self.downloader.cached(pinned) or self.downloader.download(
+            url, pinned, label="ingress-nginx kind manifest"
+        )
+        _place(verified, dest, pinned)
         self._added(dest)
 
     # -- the README ----------------------------------------------------------------------

@@ -114,3 +114,26 @@ def test_bad_platform_and_tool_are_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: --tools: 'docker' is not a tool mboxed downloads")
     assert not (tmp_path / "room").exists()
+
+
+def test_a_kind_profile_adds_the_ingress_manifest_checked_against_its_pinned_sum(
+    tmp_path: Path,
+) -> None:
+    sb = load_profile("demo").profile.sciencebox
+    ref = ChartRef.parse(sb.chart, sb.version)
+    source = tmp_path / "source"
+    chart_tree(source, ref, chart_tgz("sciencebox", sb.version))
+    wrong = source / INGRESS_NGINX_PATH.lstrip("/")
+    wrong.parent.mkdir(parents=True)
+    wrong.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: not-upstream}\n")
+    room = tmp_path / "room"
+    with static_server(source) as served:
+        result = mboxed(
+            "mirror", str(room), "--tools", "none", "--set", "provider.name=kind",
+            "--mirror", served,
+        )  # fmt: skip
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"error: checksum mismatch for {served}{INGRESS_NGINX_PATH}")
+    assert not (room / INGRESS_NGINX_PATH.lstrip("/")).exists()
+    assert (room / "v2" / ref.repository / "manifests" / ref.tag).is_file()  # the chart came
