@@ -79,7 +79,7 @@ class MirrorBuilder:
         if self.chart_source:
             self.chart_source = check_mirror(self.chart_source)
         self.downloader = Downloader(
-            self.cache_root, mirror=self.tool_source, attempts=self.attempts
+            self.cache_root, mirror=self.tool_source, attempts=self.attempts, progress=self.progress
         )
 
     # -- files in the mirror ---------------------------------------------------------
