@@ -37,6 +37,7 @@ from typing import Any
 import requests
 import yaml
 
+from mboxed.downloads import sha256_of
 from mboxed.errors import MboxedError, TransientError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -336,7 +337,7 @@ class ChartCache:
         if not isinstance(entry, dict) or "digest" not in entry:
             return None
         path = self.blob_path(str(entry["digest"]))
-        if not path.is_file() or _sha256_file(path) != str(entry["digest"]).partition(":")[2]:
+        if not path.is_file() or sha256_of(path) != str(entry["digest"]).partition(":")[2]:
             return None
         return PulledChart(
             ref=ref,
@@ -361,14 +362,6 @@ class ChartCache:
         with os.fdopen(fd, "w") as out:
             json.dump(index, out, indent=2, sort_keys=True)
         os.replace(tmp, self.index_path)
-
-
-def _sha256_file(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 16), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def pull_chart(
