@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from mboxed.errors import MboxedError
 
@@ -54,8 +54,21 @@ RESERVED_NAMES = frozenset({"root", "daemon", "nobody", "bin", "sys", "eos", "us
 SERVICE_USER = ("reva", 10001, 15000)
 
 
+class _Record:
+    """Stored in the state as plain mappings; keys a newer mboxed added and
+    this one does not know are ignored on the way back."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Self:
+        known = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
 @dataclass
-class User:
+class User(_Record):
     name: str
     uid: int
     gid: int
@@ -70,34 +83,18 @@ class User:
     password_hash: str = ""
     source: str = "generated"  # classic | roster | generated
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> User:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in raw.items() if k in known})
-
     @property
     def dn(self) -> str:
         return f"uid={self.name},{USERS_OU}"
 
 
 @dataclass
-class Group:
+class Group(_Record):
     name: str
     gid: int
     members: list[str]
     description: str = ""
     uuid: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Group:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in raw.items() if k in known})
 
     @property
     def dn(self) -> str:
