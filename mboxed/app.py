@@ -59,8 +59,23 @@ class App:
         return load_profile(name, files, overrides)
 
     def remember_profile(self) -> None:
+        """What the next command of this deployment uses when it is not told:
+        the profile with its -f/--set, and the mirror."""
         name, files, overrides = self.profile_args()
         self.state.data["profile"] = {"name": name, "files": files, "set": overrides}
+        self.state.data["options"] = {"mirror": self.mirror}
+
+    @cached_property
+    def mirror(self) -> str | None:
+        """--mirror (or MBOXED_MIRROR); else the one the last `up` used, so a
+        classroom `start` or re-run keeps to the room's mirror. `--mirror none`
+        goes back to the upstream hosts."""
+        given = self.options.mirror
+        if given is not None:
+            return None if given.strip().lower() == "none" else given
+        stored = (self.state.data.get("options") or {}) if self.state.exists else {}
+        mirror = stored.get("mirror")
+        return str(mirror) if mirror else None
 
     # -- state, shell, log -----------------------------------------------------
     @cached_property
@@ -100,6 +115,7 @@ class App:
         return make_reporter(self.out)
 
     def context(self) -> Context:
+        self.options.mirror = self.mirror
         return Context(
             deployment=self.deployment,
             profile=self.loaded_profile.profile,

@@ -31,7 +31,7 @@ def doctor(app: App, as_json: bool) -> None:
     from mboxed.downloads import check_mirror
     from mboxed.steps.preflight import evaluate, gather
 
-    mirror = app.options.mirror  # --mirror, else MBOXED_MIRROR (options.py)
+    mirror = app.mirror  # --mirror, MBOXED_MIRROR, else the one the last `up` used
     if mirror:
         mirror = check_mirror(mirror)
     profile = app.loaded_profile
