@@ -74,7 +74,10 @@ class PlainReporter:
         self._say(f"  {MARKS['done']} {name}: {len(plan.actions)} action(s) ({_secs(elapsed)})")
 
     def step_failed(self, name: str, error: BaseException, elapsed: float) -> None:
-        self._say(f"  {MARKS['failed']} {name}: {_first_line(error)} ({_secs(elapsed)})")
+        # The error may name the step itself (it also stands alone on the
+        # `error:` line); once per line is enough.
+        text = _first_line(error).removeprefix(f"{name}: ")
+        self._say(f"  {MARKS['failed']} {name}: {text} ({_secs(elapsed)})")
 
     def step_undone(self, name: str, what: str, elapsed: float) -> None:
         self._say(f"  {MARKS['undone']} {name}: {what} ({_secs(elapsed)})")

@@ -58,3 +58,9 @@ def test_live_view_on_a_terminal_shows_the_same_marks() -> None:
 
 def test_a_pipe_gets_plain_lines() -> None:
     assert type(make_reporter(io.StringIO())) is PlainReporter
+
+
+def test_a_failure_that_names_its_step_names_it_once() -> None:
+    out = io.StringIO()
+    PlainReporter(out).step_failed("preflight", MboxedError("preflight: cpu: 2 (need 4)"), 0.1)
+    assert out.getvalue() == "  ✗ preflight: cpu: 2 (need 4) (0.1s)\n"
