@@ -7,6 +7,7 @@ source (file:line, or the --set flag) and the key path.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,10 +52,26 @@ def size_mib(value: str) -> int:
     return number * 1024 if unit == "g" else number
 
 
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_hostname(value: str) -> str:
     if value == "auto":
         return value
     name = value.lower().rstrip(".")
+    if _is_ip(name):
+        # Kubernetes refuses an IP as an Ingress host ("must be a DNS name, not
+        # an IP address", ValidateIngressSpec in k8s.io/kubernetes
+        # pkg/apis/networking/validation), so the install would fail late.
+        raise ValueError(
+            f"{value!r} is an IP address, and an ingress needs a DNS name; use 'auto', "
+            f"a name like box.example.org, or {name.replace('.', '-')}.nip.io"
+        )
     if len(name) > 253 or not all(_HOST_LABEL.match(part) for part in name.split(".")):
         raise ValueError(
             f"{value!r} is not a hostname; use 'auto' or a DNS name like box.example.org"

@@ -68,6 +68,7 @@ def test_wrong_type_from_set_names_the_flag() -> None:
         ("provider.kubernetes_version=1.31", "use the form v1.31.0"),
         ("provider.cpus=0", "greater than or equal to 1"),
         ("hostname=not_a_host!", "not a hostname"),
+        ("hostname=10.0.0.1", "is an IP address, and an ingress needs a DNS name"),
         ("tls=letsencrypt", "'local-ca' or 'none'"),
         ("users.generate.count=-1", "greater than or equal to 0"),
         ("users.generate.prefix=9bad", "should match pattern"),
