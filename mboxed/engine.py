@@ -358,7 +358,7 @@ class Pipeline:
         outcome = "failed"
         try:
             for step in chosen:
-                results.append(self._run_step(ctx, step))
+                results.append(self._run_step(ctx, step, command))
             outcome = "ok"
         except (Interrupted, KeyboardInterrupt):
             outcome = "interrupted"
@@ -369,7 +369,7 @@ class Pipeline:
             ctx.reporter.run_finished(outcome == "ok")
         return results
 
-    def _run_step(self, ctx: Context, step: Step) -> StepResult:
+    def _run_step(self, ctx: Context, step: Step, command: str = "up") -> StepResult:
         state = ctx.state
         record = state.step(step.name)
         started_wall = now_iso()
@@ -381,9 +381,11 @@ class Pipeline:
             try:
                 facts, plan = self._facts_and_plan(ctx, step)
             except Deferred as exc:
+                # `--only` is an option of `up` alone; `trust`/`start` have none.
+                more = f" (or add --only {exc.after})" if command == "up" else " first"
                 raise MboxedError(
                     f"step {step.name} cannot run yet: it needs {exc.after} first",
-                    hint=f"run `mboxed up` (or add --only {exc.after})",
+                    hint=f"run `mboxed up`{more}",
                 ) from None
             if plan.blocked:
                 raise MboxedError(f"{step.name}: {plan.reason}", hint=plan.hint)

@@ -20,4 +20,7 @@ def test_trust_before_the_hostname_is_known_explains_and_changes_nothing() -> No
     )  # fmt: skip
     assert result.returncode == 1
     assert "step tls cannot run yet: it needs cluster first" in result.stderr
+    # `trust` has no --only: the hint names the command that makes the CA
+    assert "hint: run `mboxed up` first" in result.stderr
+    assert "--only" not in result.stderr
     assert (sorted(anchors.iterdir()) if anchors.is_dir() else []) == before
