@@ -202,8 +202,10 @@ def parse_roster(text: str, source: str = "roster") -> list[RosterEntry]:
     entries: list[RosterEntry] = []
     columns: dict[str, int] | None = None
     seen: dict[str, int] = {}
+    ended = 0  # the line the previous row ended on
     for row in reader:
-        number = reader.line_num  # the file's line (a quoted field may span lines)
+        # the line the row starts on (a quoted field may span lines)
+        number, ended = ended + 1, reader.line_num
         cells = [cell.strip() for cell in row]
         if not any(cells) or cells[0].startswith("#"):
             continue
@@ -239,7 +241,9 @@ def parse_roster(text: str, source: str = "roster") -> list[RosterEntry]:
         if any(ch in display for ch in "\r\n\x00"):
             raise MboxedError(f"{where}: the display name has a line break")
         pw = cell("password")
-        if pw and (len(pw) < 8 or any(ch in pw for ch in "\r\n\x00")):
+        if any(ch in pw for ch in "\r\n\x00"):
+            raise MboxedError(f"{where}: the password of {name!r} has a line break")
+        if pw and len(pw) < 8:
             raise MboxedError(
                 f"{where}: the password of {name!r} is shorter than 8 characters",
                 hint="leave the password column empty to have one generated",

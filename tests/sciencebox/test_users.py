@@ -183,6 +183,8 @@ def test_roster_without_header_is_one_name_per_row() -> None:
         ("reva\n", 1, "reserved"),
         ("alice,Alice,not-an-email\n", 1, "e-mail"),
         ("username,password\nalice,short\n", 2, "shorter than 8"),
+        ('username,password\nalice,"abcd\nefghijk"\n', 2, "has a line break"),
+        ('username,display_name\nalice,Alice\n"Al\nice",Al\n', 3, "'Al\\nice'"),
     ],
 )
 def test_invalid_roster_rows_are_refused_naming_the_row(text: str, row: int, bad: str) -> None:
