@@ -212,9 +212,9 @@ def parse_roster(text: str, source: str = "roster") -> list[RosterEntry]:
         if columns is None and not entries:
             names = [_HEADER_ALIASES.get(c.lower().replace(" ", "_"), "") for c in cells]
             if "name" in names and cells[0].lower() not in seen:
-                header_like = all(
-                    c.lower().replace(" ", "_") in _HEADER_ALIASES or not c for c in cells
-                )
+                # A header may carry columns of its own (group, notes, …), which
+                # are ignored; a first data row is told apart by its e-mail.
+                header_like = not any("@" in c for c in cells)
                 if header_like:
                     columns = {n: i for i, n in enumerate(names) if n}
                     continue

@@ -164,6 +164,14 @@ def test_roster_with_header_and_columns(tmp_path: Path) -> None:
     ]
 
 
+def test_roster_header_with_columns_of_its_own_is_still_a_header() -> None:
+    # an export of a registration system: the extra columns are ignored
+    entries = sb.parse_roster("username,email,group\nalice,alice@uni.example,A\n", "c.csv")
+    assert [(e.name, e.email, e.row) for e in entries] == [("alice", "alice@uni.example", 2)]
+    entries = sb.parse_roster("Login,Notes\nbob,late\n", "c.csv")
+    assert [(e.name, e.display_name) for e in entries] == [("bob", "")]
+
+
 def test_roster_without_header_is_one_name_per_row() -> None:
     entries = sb.parse_roster("carol\ndave,Dave D\n")
     assert [e.name for e in entries] == ["carol", "dave"]
