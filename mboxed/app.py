@@ -41,15 +41,19 @@ class App:
 
     # -- profile -------------------------------------------------------------
     def profile_args(self) -> tuple[str, list[str], list[str]]:
-        """The profile named on the command line; else the one the last `up`
-        of this deployment used; else demo."""
+        """The profile named on the command line (with its -f/--set alone);
+        else the one the last `up` of this deployment used, with its -f and
+        --set and this command's on top; else demo."""
         stored = (self.state.data.get("profile") or {}) if self.state.exists else {}
-        if self.profile_ref or self.files or self.overrides:
-            name = self.profile_ref or stored.get("name") or "demo"
-            return name, list(self.files), list(self.overrides)
-        if stored.get("name"):
-            return stored["name"], list(stored.get("files", [])), list(stored.get("set", []))
-        return "demo", [], []
+        if self.profile_ref or not stored.get("name"):
+            return self.profile_ref or "demo", list(self.files), list(self.overrides)
+        # `up --set users.generate.count=40` after `up -f room.yaml --set
+        # hostname=…` keeps room.yaml and the hostname: a later -f of the same
+        # file and a later --set of the same key replace the earlier one.
+        files = [f for f in stored.get("files", []) if f not in self.files]
+        given = {o.partition("=")[0].strip() for o in self.overrides}
+        sets = [o for o in stored.get("set", []) if o.partition("=")[0].strip() not in given]
+        return stored["name"], [*files, *self.files], [*sets, *self.overrides]
 
     @cached_property
     def loaded_profile(self) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mboxed.app import App
 from mboxed.engine import Options
 
@@ -31,3 +33,26 @@ def test_a_fresh_deployment_uses_demo_and_no_mirror() -> None:
     assert app.profile_args() == ("demo", [], [])
     assert app.context().options.mirror is None
     assert not app.state.exists
+
+
+def test_set_and_f_without_profile_add_to_what_the_last_up_used(tmp_path: Path) -> None:
+    room = tmp_path / "room.yaml"
+    room.write_text("version: 1\nprovider: {cpus: 3}\n")
+    first = App(profile_ref="workshop", files=(str(room),), overrides=("hostname=box.example.org",))
+    first.remember_profile()
+    first.state.save()
+
+    # a later `mboxed up --set users.generate.count=40` keeps room.yaml and the hostname
+    later = App(overrides=("users.generate.count=40", "hostname=other.example.org"))
+    assert later.profile_args() == (
+        "workshop",
+        [str(room)],
+        ["users.generate.count=40", "hostname=other.example.org"],
+    )
+    profile = later.context().profile
+    assert (profile.provider.cpus, profile.users.generate.count) == (3, 40)
+    assert profile.hostname == "other.example.org"
+
+    # --profile starts over: only what this command line gives
+    fresh = App(profile_ref="demo", overrides=("provider.cpus=2",))
+    assert fresh.profile_args() == ("demo", [], ["provider.cpus=2"])
