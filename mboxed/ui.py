@@ -30,6 +30,8 @@ def _secs(value: float) -> str:
 
 
 def _first_line(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"  # as the state records it; not a class name
     text = str(error) or type(error).__name__
     return text.splitlines()[0]
 

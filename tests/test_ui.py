@@ -35,6 +35,12 @@ def test_plain_lines_mark_each_outcome_with_elapsed_time() -> None:
     assert "  ✗ users: roster.csv row 3: 'Bad Name' is not a user name (0.1s)" in lines
 
 
+def test_ctrl_c_is_worded_for_a_user_not_as_a_python_class() -> None:
+    out = io.StringIO()
+    PlainReporter(out).step_failed("helm", KeyboardInterrupt(), 3.0)
+    assert out.getvalue() == "  ✗ helm: interrupted (Ctrl-C) (3.0s)\n"
+
+
 def test_plan_lines_list_actions_or_the_reason() -> None:
     out = io.StringIO()
     reporter = PlainReporter(out)
