@@ -313,7 +313,11 @@ class Downloader:
                 ) from None
             raise _Transient(f"cannot connect to {host}: {_connect_reason(exc)}") from None
         except requests.exceptions.Timeout:
-            raise _Transient(f"{host} did not answer within {self.connect_timeout:g}s") from None
+            # ConnectTimeout is also a ConnectionError (above): this is the
+            # read timeout of a host that took the connection and sent nothing.
+            raise _Transient(
+                f"{host} took the connection but did not answer within {self.read_timeout:g}s"
+            ) from None
         except requests.exceptions.InvalidURL as exc:
             raise DownloadError(f"cannot download {url}: {exc}") from None
         with response:

@@ -258,6 +258,17 @@ def test_slow_answer_past_the_read_timeout_is_retried(tmp_path: Path, server: Fi
     assert time.monotonic() - started < 5
 
 
+def test_a_host_that_never_answers_is_reported_with_the_read_timeout(
+    tmp_path: Path, server: FileServer
+) -> None:
+    server.add(PATH, BODY, sticky="slow:1.5")
+    loader = downloader(tmp_path, server, read_timeout=0.3, attempts=2, connect_timeout=7.0)
+    with pytest.raises(DownloadError) as caught:
+        loader.fetch(release(), "linux/amd64")
+    assert "did not answer within 0.3s" in caught.value.message  # not the 7s connect timeout
+    assert "failed after 2 attempts" in caught.value.message
+
+
 def test_slow_answer_within_the_timeout_is_just_waited_for(
     tmp_path: Path, server: FileServer
 ) -> None:
