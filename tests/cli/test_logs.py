@@ -1,0 +1,25 @@
+"""`mboxed logs` as a user runs it."""
+
+from __future__ import annotations
+
+import os
+
+from click.testing import CliRunner
+
+from mboxed.cli import cli
+from mboxed.paths import Paths
+
+
+def test_lines_counts_from_the_end_and_refuses_a_negative_count() -> None:
+    log = Paths.from_env(os.environ).log_file("default")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("".join(f"line {n}\n" for n in range(1, 6)))
+    runner = CliRunner()
+
+    assert runner.invoke(cli, ["logs", "-l", "2"]).output == "line 4\nline 5\n"
+    assert runner.invoke(cli, ["logs", "-l", "0"]).output.count("line") == 5
+
+    # -l -2 printed all but the first two lines
+    refused = runner.invoke(cli, ["logs", "-l", "-2"])
+    assert refused.exit_code == 2
+    assert "-2 is not in the range x>=0" in refused.output
