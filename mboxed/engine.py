@@ -451,6 +451,14 @@ class Pipeline:
             ctx.reporter.run_started(command, [s.name for s in reversed(self.steps)])
             results: list[StepResult] = []
             ok = False
+            outcome = "failed"
+            if state.exists:  # `status` then says "last down …", not the up before it
+                state.data["last_run"] = {
+                    "command": command,
+                    "started": now_iso(),
+                    "result": "running",
+                }
+                state.save()
             try:
                 for step in reversed(self.steps):
                     if not state.has_step(step.name) or state.step(step.name).status == "undone":
@@ -479,6 +487,13 @@ class Pipeline:
                     ctx.reporter.step_undone(step.name, what, elapsed)
                     results.append(StepResult(step.name, "undone", None, elapsed, what))
                 ok = True
+                outcome = "ok"
+            except (Interrupted, KeyboardInterrupt):
+                outcome = "interrupted"
+                raise
             finally:
+                if state.exists:
+                    state.data["last_run"].update(ended=now_iso(), result=outcome)
+                    state.save()
                 ctx.reporter.run_finished(ok)
             return results

@@ -208,6 +208,7 @@ def test_down_reverts_the_journal_newest_first_and_only_that(tmp_path: Path) -> 
     assert list(work.iterdir()) == [bystander]
     state = State.load(ctx.paths.state_file("default"), "default")
     assert {s["status"] for s in state.data["steps"].values()} == {"undone"}
+    assert (state.data["last_run"]["command"], state.data["last_run"]["result"]) == ("down", "ok")
     # down again has nothing left to do
     assert Pipeline(toy_steps(work, 6)).down(reload(ctx)) == []
 
