@@ -154,8 +154,14 @@ def export_users(app: App, fmt: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(text)
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+    except OSError as exc:
+        raise MboxedError(
+            f"--output: cannot write {output}: {exc.strerror or exc}",
+            hint="give a file in an existing directory you can write to",
+        ) from None
     click.echo(f"wrote {output} ({len(stored)} users)", err=True)

@@ -49,6 +49,15 @@ def test_done_when_workshop_users_exported_as_csv() -> None:
     assert not any(r["password"] in log for r in students)
 
 
+def test_export_to_a_missing_directory_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    up_workshop(1)
+    result = mboxed("users", "export", "-o", str(tmp_path / "no-such-dir" / "class.csv"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "bug" not in result.stderr
+    assert "error: --output: cannot write" in result.stderr
+    assert "No such file or directory" in result.stderr
+
+
 def test_export_html_is_one_card_per_user(tmp_path: Path) -> None:
     up_workshop(3)
     out = tmp_path / "cards.html"
