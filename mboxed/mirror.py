@@ -232,7 +232,13 @@ def build_mirror(
     chart: ChartRef | None,
     ingress: bool,
 ) -> MirrorResult:
-    builder.root.mkdir(parents=True, exist_ok=True)
+    try:
+        builder.root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MboxedError(
+            f"mirror DIR: cannot create {builder.root}: {exc.strerror or exc}",
+            hint="give a directory you can write to (it is created when missing)",
+        ) from None
     builder.sweep()
     for tool in tools:
         for platform in platforms:

@@ -321,6 +321,15 @@ def test_a_missing_source_file_fails_the_build_naming_it_and_leaves_no_partial_f
     assert len(build.result.added) == 3  # the tools before it are there, verified
 
 
+def test_a_mirror_dir_that_cannot_be_made_is_an_error_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    build = MirrorBuilder(blocker / "room-mirror", tmp_path / "cache")
+    with pytest.raises(MboxedError) as failed:  # it was a crash report (NotADirectoryError)
+        build_mirror(build, platforms=["linux/amd64"], tools=[], chart=None, ingress=False)
+    assert failed.value.message.startswith(f"mirror DIR: cannot create {blocker / 'room-mirror'}")
+
+
 def test_a_chart_blob_missing_at_the_source_leaves_no_tag_in_the_mirror(tmp_path: Path) -> None:
     sb = load_profile("demo").profile.sciencebox
     ref = ChartRef.parse(sb.chart, sb.version)
