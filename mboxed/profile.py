@@ -221,6 +221,10 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
         raise ProfileError(f"{where}: not valid YAML: {problem}") from None
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            f"{path}: not a UTF-8 text file (byte {exc.start}); a profile is YAML text"
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -91,6 +91,13 @@ def test_every_error_is_reported_not_just_the_first(tmp_path: Path) -> None:
     assert [line.split(": ")[0] for line in lines] == [f"{bad}:2", f"{bad}:3", f"{bad}:4"]
 
 
+def test_a_binary_file_is_a_profile_error_not_a_crash(tmp_path: Path) -> None:
+    binary = tmp_path / "extra.yaml"
+    binary.write_bytes(b"\xff\xfe\x00version: 1\n")  # e.g. saved as UTF-16 by an editor
+    with pytest.raises(ProfileError, match=rf"^{binary}: not a UTF-8 text file"):
+        load_profile("demo", [str(binary)])
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.yaml", "version: 1\nprovider:\n  cpus: [4\n")
     with pytest.raises(ProfileError, match=rf"{bad}:\d+: not valid YAML"):
