@@ -101,6 +101,10 @@ class BaseStep(ABC):
 
     name: str = ""
     description: str = ""
+    # Outputs that outlive `down` (only `down --purge` drops them): what a
+    # user was handed and expects again on the next `up`, such as passwords
+    # printed on a class's credential cards.
+    keeps_outputs_on_down: bool = False
 
     @abstractmethod
     def facts(self, ctx: Context) -> Any: ...
@@ -480,8 +484,12 @@ class Pipeline:
                         ctx.current_step = None
                     record = state.step(step.name)
                     what = f"{len(journal)} change(s) reverted" if journal else "nothing to revert"
+                    kept = record.outputs if getattr(step, "keeps_outputs_on_down", False) else {}
                     record.data.clear()
                     record.data.update(status="undone", ended=now_iso())
+                    if kept:
+                        record.data["outputs"] = kept
+                        what += "; kept for the next up (down --purge drops it)"
                     state.save()
                     elapsed = time.monotonic() - started
                     ctx.reporter.step_undone(step.name, what, elapsed)

@@ -19,6 +19,7 @@ from mboxed.sciencebox import secrets as sb
 class SecretsStep(BaseStep):
     name = "secrets"
     description = "fresh per-install secrets (tokens, passwords, EOS sss keytab)"
+    keeps_outputs_on_down = True  # same passwords after down + up
 
     def inputs(self, ctx: Context) -> Mapping[str, Any]:
         # The set of secrets depends only on this mboxed version's list.

@@ -32,6 +32,7 @@ def _secret_passwords(users: list[dict[str, Any]]) -> list[str]:
 class UsersStep(BaseStep):
     name = "users"
     description = "demo and class users: LDIF with {SSHA} hashes, EOS uid/gid list"
+    keeps_outputs_on_down = True  # same passwords after down + up
 
     def inputs(self, ctx: Context) -> Mapping[str, Any]:
         users = ctx.profile.users
