@@ -169,6 +169,11 @@ class Context:
     current_step: str | None = None
     confirm_fn: Callable[[str], bool] | None = None
 
+    def command_line(self, command: str) -> str:
+        """How the user runs `command` on this deployment (for hints)."""
+        name = "" if self.deployment == "default" else f" --name {self.deployment}"
+        return f"mboxed {command}{name}"
+
     def outputs(self, step: str) -> dict[str, Any]:
         """Outputs an earlier step recorded (empty when it has not run)."""
         return dict(self.state.outputs(step))
@@ -389,7 +394,7 @@ class Pipeline:
                 more = f" (or add --only {exc.after})" if command == "up" else " first"
                 raise MboxedError(
                     f"step {step.name} cannot run yet: it needs {exc.after} first",
-                    hint=f"run `mboxed up`{more}",
+                    hint=f"run `{ctx.command_line('up')}`{more}",
                 ) from None
             if plan.blocked:
                 raise MboxedError(f"{step.name}: {plan.reason}", hint=plan.hint)

@@ -52,8 +52,11 @@ def run_up(
         results = pipeline.up(ctx, only=only, from_=from_, command=command)
     except MboxedError as exc:
         if not exc.hint:
+            again = ctx.command_line(command)
             exc.hint = (
-                f"fix the above, then run `mboxed {command}` again; finished steps are skipped"
+                f"fix the above, then run `{again}` again; finished steps are skipped"
+                if command != "plan"
+                else f"fix the above, then run `{again}` again"
             )
         raise
     if as_json:

@@ -138,3 +138,9 @@ def test_errors_map_to_exit_codes(
         crash = Path(os.environ["MBOXED_HOME"]) / "state" / "crash.log"
         assert "ZeroDivisionError: a bug" in crash.read_text()
         assert str(crash) in err
+
+
+def test_hints_name_the_deployment() -> None:
+    result = mboxed("up", "--name", "lab", "--only", "tls", "--yes")  # hostname auto: no cluster
+    assert result.returncode == 1
+    assert "hint: run `mboxed up --name lab` (or add --only cluster)" in result.stderr
