@@ -359,15 +359,23 @@ def build_values(
 CONFIGMAP_LIMIT = 1024 * 1024
 
 
-def check_ldif_size(ldif: Mapping[str, str], count: int) -> None:
+def ldif_size_problem(ldif: Mapping[str, str], count: int) -> tuple[str, str] | None:
+    """(message, hint) when the LDIF cannot go into the chart's ConfigMap."""
     size = sum(len(text.encode("utf-8")) for text in ldif.values())
-    if size > CONFIGMAP_LIMIT:
-        raise MboxedError(
-            f"users: the LDIF of {count} users is {size} bytes, more than the 1 MiB "
-            f"({CONFIGMAP_LIMIT} bytes) a Kubernetes ConfigMap holds; the chart loads "
-            "LDAP from one (ldap-instance-config.ldifFiles)",
-            hint="use fewer users (users.generate.count, users.roster): about 1,500 fit",
-        )
+    if size <= CONFIGMAP_LIMIT:
+        return None
+    return (
+        f"users: the LDIF of {count} users is {size} bytes, more than the 1 MiB "
+        f"({CONFIGMAP_LIMIT} bytes) a Kubernetes ConfigMap holds; the chart loads "
+        "LDAP from one (ldap-instance-config.ldifFiles)",
+        "use fewer users (users.generate.count, users.roster): about 1,500 fit",
+    )
+
+
+def check_ldif_size(ldif: Mapping[str, str], count: int) -> None:
+    problem = ldif_size_problem(ldif, count)
+    if problem is not None:
+        raise MboxedError(problem[0], hint=problem[1])
 
 
 # --- gathering the inputs ---------------------------------------------------------------------

@@ -54,7 +54,11 @@ class UsersStep(BaseStep):
         stored_users, removed = self._previous(ctx)
         wanted = sb.wanted_from_profile(ctx.profile.users)
         users, groups = sb.build_users(wanted, [*sb.full_records(removed), *stored_users])
+        from mboxed.sciencebox.values import ldif_size_problem
+
         return {
+            # found here, before the class is stored, not at the install step
+            "too_big": ldif_size_problem(sb.render_ldif(users, groups), len(users)),
             "stored_users": stored_users,
             "stored_groups": list(stored.get("groups") or []),
             "users": [u.to_dict() for u in users],
@@ -62,6 +66,9 @@ class UsersStep(BaseStep):
         }
 
     def plan(self, ctx: Context, facts: Mapping[str, Any]) -> Plan:
+        if facts.get("too_big"):
+            message, hint = facts["too_big"]
+            return Plan.blocked_by(message.removeprefix("users: "), hint)
         before = {u["name"]: u for u in facts["stored_users"]}
         after = {u["name"]: u for u in facts["users"]}
         added = [n for n in after if n not in before]

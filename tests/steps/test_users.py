@@ -115,3 +115,16 @@ def test_generated_passwords_are_redacted_classic_ones_are_not(tmp_path: Path) -
     users = {u["name"]: u for u in ctx.outputs("users")["users"]}
     assert ctx.shell.redact(users["student01"]["password"]) == "***"
     assert ctx.shell.redact("cn=admin") == "cn=admin"  # the public demo 'admin' stays readable
+
+
+def test_a_class_too_big_for_the_charts_configmap_is_refused_at_the_users_step(
+    tmp_path: Path,
+) -> None:
+    ctx = make_ctx(tmp_path, profile="workshop", overrides=["users.generate.count=2500"])
+    step = make()
+    plan = step.plan(ctx, step.facts(ctx))
+    assert plan.blocked and "more than the 1 MiB" in plan.reason
+    with pytest.raises(MboxedError, match="users: the LDIF of 2506 users is") as info:
+        run(ctx, step)
+    assert "users.generate.count" in info.value.hint
+    assert ctx.outputs("users") == {}  # nothing stored
