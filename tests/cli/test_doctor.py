@@ -14,24 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.run import mboxed as run_mboxed
+from tests.cli.run import tree
 from tests.file_server import FileServer
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def mboxed(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mboxed", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "CI": "1", **(env or {})},
-        timeout=120,
-    )
-
-
-def tree(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+    return run_mboxed(*args, env={"CI": "1", **(env or {})})
 
 
 @pytest.fixture

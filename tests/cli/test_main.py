@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -12,23 +10,7 @@ import pytest
 
 from mboxed import cli
 from mboxed.errors import Interrupted, MboxedError
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def mboxed(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mboxed", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-    )
-
-
-def tree(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+from tests.cli.run import mboxed, tree
 
 
 def test_help_lists_every_command() -> None:

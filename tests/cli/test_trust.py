@@ -3,21 +3,15 @@ tests/steps/test_tls.py, as root)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.cli.run import mboxed
 
 
 def test_trust_before_the_hostname_is_known_explains_and_changes_nothing() -> None:
     anchors = Path("/usr/local/share/ca-certificates")
     before = sorted(anchors.iterdir()) if anchors.is_dir() else []
-    result = subprocess.run(
-        [sys.executable, "-m", "mboxed", "trust"],
-        capture_output=True, text=True, cwd=REPO, env=dict(os.environ), timeout=120,
-    )  # fmt: skip
+    result = mboxed("trust")
     assert result.returncode == 1
     assert "step tls cannot run yet: it needs cluster first" in result.stderr
     # `trust` has no --only: the hint names the command that makes the CA

@@ -5,23 +5,9 @@ from __future__ import annotations
 import csv
 import html
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def mboxed(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mboxed", *args],
-        capture_output=True, text=True, cwd=REPO, env=dict(os.environ), timeout=120,
-    )  # fmt: skip
-
-
-def state_file() -> Path:
-    return Path(os.environ["MBOXED_HOME"]) / "state" / "default" / "state.yaml"
+from tests.cli.run import mboxed, state_file
 
 
 def up_workshop(count: int = 40) -> None:

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mboxed.sciencebox import secrets as sb_secrets
 from mboxed.sciencebox import values as sv
+from tests.cli.run import mboxed, state_file
 
 POSTRENDER_ONLY = {"supervisord_password"}
-REPO = Path(__file__).resolve().parents[2]
-
-
-def mboxed(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mboxed", *args],
-        capture_output=True, text=True, cwd=REPO, env=dict(os.environ), timeout=120,
-    )  # fmt: skip
-
-
-def state_file() -> Path:
-    return Path(os.environ["MBOXED_HOME"]) / "state" / "default" / "state.yaml"
 
 
 def test_done_when_values_for_an_explicit_hostname() -> None:
