@@ -20,14 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from mboxed.engine import Context, Options, Pipeline, StepResult
-from mboxed.paths import Paths
 from mboxed.profile import load_profile
 from mboxed.providers import kind as kind_provider
 from mboxed.providers.kind import INGRESS_NGINX_PATH
-from mboxed.shell import Shell
-from mboxed.state import State
 from mboxed.steps.cluster import ClusterStep
-from mboxed.ui import PlainReporter
+from tests.context import make_context
 from tests.fakes.kube_api import RECORDED, KubeAPIServer
 
 FAKES = Path(__file__).resolve().parent.parent / "fakes"
@@ -165,21 +162,14 @@ def make_world(
             **({"MBOXED_OFFLINE": "1"} if offline else {}),
             **(env or {}),
         }
-        paths = Paths.from_env(
-            {"MBOXED_HOME": str(tmp_path / "mboxed-home"), "HOME": str(tmp_path)}
-        )
-        state = State(paths.state_file("default"), "default")
         out = io.StringIO()
         opts = options or Options()
         opts.mirror = mirror
-        ctx = Context(
-            deployment="default",
-            profile=load_profile("demo", overrides=list(overrides)).profile,
-            paths=paths,
-            shell=Shell(env=shell_env),
-            state=state,
-            reporter=PlainReporter(out),
+        ctx = make_context(
+            tmp_path / "mboxed-home",
+            overrides=overrides,
+            shell_env=shell_env,
             options=opts,
-            profile_name="demo",
+            out=out,
         )
         yield World(tmp_path, api, ctx, fake_state, out, mirror)

@@ -3,18 +3,12 @@ values: a real state file under tmp, a real shell, a plain reporter."""
 
 from __future__ import annotations
 
-import io
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mboxed.engine import Context, Options, Pipeline, Step
-from mboxed.paths import Paths
-from mboxed.profile import load_profile
-from mboxed.shell import Shell
-from mboxed.state import State
-from mboxed.ui import PlainReporter
+from tests.context import make_context
 
 
 def make_ctx(
@@ -25,17 +19,12 @@ def make_ctx(
     options: Options | None = None,
     deployment: str = "default",
 ) -> Context:
-    paths = Paths.from_env({"MBOXED_HOME": str(tmp_path / "mboxed-home"), "HOME": str(tmp_path)})
-    state = State.load(paths.state_file(deployment), deployment)
-    return Context(
+    return make_context(
+        tmp_path / "mboxed-home",
+        profile=profile,
+        overrides=overrides,
+        options=options,
         deployment=deployment,
-        profile=load_profile(profile, overrides=list(overrides)).profile,
-        paths=paths,
-        shell=Shell(env=dict(os.environ)),
-        state=state,
-        reporter=PlainReporter(io.StringIO()),
-        options=options or Options(),
-        profile_name=profile,
     )
 
 

@@ -15,11 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mboxed.engine import Context, Options
-from mboxed.paths import Paths
-from mboxed.profile import load_profile
-from mboxed.shell import Shell
-from mboxed.state import State
 from mboxed.ui import PlainReporter
+from tests.context import make_context
 
 FAKE_BIN = Path(__file__).resolve().parent.parent / "fakes" / "bin"
 
@@ -86,17 +83,13 @@ def make_world(
         "MBOXED_FAKE_STATE": str(fake_state),
         **(env or {}),
     }
-    paths = Paths.from_env({"MBOXED_HOME": str(tmp_path / "mboxed-home"), "HOME": str(tmp_path)})
-    state = State(paths.state_file("default"), "default")
     out = io.StringIO()
-    ctx = Context(
-        deployment="default",
-        profile=load_profile(profile, overrides=list(overrides)).profile,
-        paths=paths,
-        shell=Shell(env=shell_env),
-        state=state,
-        reporter=PlainReporter(out),
-        options=options or Options(),
-        profile_name=profile,
+    ctx = make_context(
+        tmp_path / "mboxed-home",
+        profile=profile,
+        overrides=overrides,
+        shell_env=shell_env,
+        options=options,
+        out=out,
     )
     return World(ctx, fake_state, out)
