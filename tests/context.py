@@ -26,13 +26,16 @@ def make_context(
     out: io.StringIO | None = None,
     deployment: str = "default",
 ) -> Context:
-    """`home` plays MBOXED_HOME: state, cache and bin dir live under it."""
-    paths = Paths.from_env({"MBOXED_HOME": str(home)})
+    """`home` plays MBOXED_HOME: state, cache and bin dir live under it. The
+    other locations (MBOXED_HOSTS_FILE) come from the shell's environment, as
+    App reads both from one environment."""
+    env = dict(os.environ if shell_env is None else shell_env)
+    paths = Paths.from_env({**env, "MBOXED_HOME": str(home)})
     return Context(
         deployment=deployment,
         profile=load_profile(profile, overrides=list(overrides)).profile,
         paths=paths,
-        shell=Shell(env=dict(os.environ if shell_env is None else shell_env)),
+        shell=Shell(env=env),
         state=State.load(paths.state_file(deployment), deployment),
         reporter=PlainReporter(out if out is not None else io.StringIO()),
         options=options or Options(),

@@ -48,3 +48,12 @@ def test_deployments_lists_those_with_state(tmp_path: Path) -> None:
         paths.state_file(name).write_text("schema: 1\nsteps: {}\n")
     paths.deployment_dir("empty").mkdir()
     assert paths.deployments() == ["a", "b"]
+
+
+def test_the_hosts_file_is_etc_hosts_unless_mboxed_hosts_file_names_another(
+    tmp_path: Path,
+) -> None:
+    assert Paths.from_env({"HOME": str(tmp_path)}).hosts_file == Path("/etc/hosts")
+    hosts = tmp_path / "hosts"
+    for env in ({"HOME": str(tmp_path)}, {"MBOXED_HOME": str(tmp_path)}):
+        assert Paths.from_env({**env, "MBOXED_HOSTS_FILE": str(hosts)}).hosts_file == hosts

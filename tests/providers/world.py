@@ -43,7 +43,7 @@ class World:
 
     @property
     def hosts(self) -> Path:
-        return Path(self.ctx.shell.env["MBOXED_HOSTS_FILE"])
+        return Path(self.ctx.paths.hosts_file)
 
     @property
     def kubeconfig(self) -> Path:
