@@ -30,7 +30,7 @@ def urls(cluster: dict[str, Any], profile: Any) -> dict[str, str]:
 def cluster_report(app: App, cluster: dict[str, Any]) -> dict[str, Any]:
     """The cluster as its provider sees it now (a few quick, read-only calls)."""
     from mboxed.errors import MboxedError
-    from mboxed.steps.cluster import make_provider
+    from mboxed.providers.service import make_provider
 
     report: dict[str, Any] = {
         "provider": cluster.get("provider"),

@@ -16,8 +16,8 @@ def stop(app: App) -> None:
 
     `mboxed start` (or `mboxed up`) brings it back, also after a reboot.
     """
+    from mboxed.providers.service import make_provider
     from mboxed.state import deployment_lock
-    from mboxed.steps.cluster import make_provider
 
     outputs = app.state.outputs("cluster") if app.state.exists else {}
     if not outputs.get("provider"):

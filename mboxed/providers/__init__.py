@@ -5,6 +5,9 @@ A provider reads the cluster's state with its own CLI (`minikube status`,
 `kind get clusters`) and everything inside the cluster through the
 `kubernetes` client (mboxed/kube.py). It never deletes a cluster unless the
 caller says mboxed created it (the cluster step journals that at creation).
+
+This module holds what every provider shares and imports none of them;
+providers/service.py builds the provider a deployment needs.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from mboxed.errors import MboxedError
 from mboxed.profile import size_mib
 
 Progress = Callable[[str], None]
@@ -119,12 +121,19 @@ def differences(wanted: Mapping[str, Any], actual: Mapping[str, Any]) -> list[st
 class ClusterProvider(Protocol):
     name: str
     spec: ClusterSpec
+    # The host ports (http, https) the ingress is published on, when the
+    # provider maps them itself (kind); None when it does not.
+    host_ports: tuple[int, int] | None
 
     def tool_missing(self) -> str | None:
         """The CLI this provider needs when it is not on PATH (None: all there)."""
         ...
 
     def status(self) -> ClusterStatus: ...
+
+    def root_problem(self) -> str | None:
+        """Why the provider would refuse to run as the current user, or None."""
+        ...
 
     def wanted_settings(self) -> dict[str, Any]:
         """The spec's settings, in the same terms as `status().settings`."""
@@ -174,39 +183,6 @@ class ClusterProvider(Protocol):
     def load_image(self, image: str) -> None: ...
 
 
-def provider_for(
-    profile: Any,
-    deployment: str,
-    shell: Any,
-    *,
-    tools: Mapping[str, Mapping[str, Any]] | None = None,
-    cache_dir: Any = None,
-    mirror: str | None = None,
-) -> ClusterProvider:
-    """The provider the profile names. `tools` are the outputs of the tool
-    steps ({"minikube": {"path": ...}}), so the pinned binary is used."""
-    spec = ClusterSpec.from_profile(profile, deployment)
-    tools = tools or {}
-    if spec.provider == "minikube":
-        from mboxed.providers.minikube import MinikubeProvider
-
-        return MinikubeProvider(spec, shell, binary=_tool(tools, "minikube"))
-    if spec.provider == "kind":
-        from mboxed.providers.kind import KindProvider
-
-        return KindProvider(
-            spec, shell, binary=_tool(tools, "kind"), cache_dir=cache_dir, mirror=mirror
-        )
-    if spec.provider == "existing":
-        from mboxed.providers.existing import ExistingProvider
-
-        return ExistingProvider(spec, shell)
-    raise MboxedError(
-        f"provider.name {spec.provider!r} is not a cluster provider",
-        hint="use one of: " + ", ".join(PROVIDERS),
-    )
-
-
 def host_port_free(port: int) -> bool:
     """False only when something already listens on the port. (EACCES just
     means we may not bind a low port ourselves; dockerd, as root, can.)
@@ -230,8 +206,3 @@ def kubeconfig_from_env(env: Mapping[str, str]) -> str:
         return first
     home = env.get("HOME") or str(Path.home())
     return str(Path(home) / ".kube" / "config")
-
-
-def _tool(tools: Mapping[str, Mapping[str, Any]], name: str) -> str:
-    path = (tools.get(name) or {}).get("path")
-    return str(path) if path else name

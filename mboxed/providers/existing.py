@@ -72,12 +72,16 @@ def load_balancer_address(services: Sequence[Mapping[str, Any]]) -> str | None:
 
 class ExistingProvider:
     name = "existing"
+    host_ports: tuple[int, int] | None = None  # the cluster's own ingress decides
 
     def __init__(self, spec: ClusterSpec, shell: Any) -> None:
         self.spec = spec
         self.shell = shell
 
     def tool_missing(self) -> str | None:
+        return None
+
+    def root_problem(self) -> str | None:
         return None
 
     def kubeconfig(self) -> str | None:

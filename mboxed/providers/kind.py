@@ -176,20 +176,25 @@ class KindProvider:
         spec: ClusterSpec,
         shell: Any,
         *,
+        cache_dir: Path,
+        config_dir: Path,
         binary: str = "kind",
-        cache_dir: Any = None,
         mirror: str | None = None,
-        config_dir: Any = None,
+        host_ports: tuple[int, int] | None = None,
         is_free: Callable[[int], bool] = host_port_free,
     ) -> None:
+        """`cache_dir` holds the ingress manifest's download, `config_dir`
+        the generated kind config. `host_ports`: those the cluster was
+        published on when it was created (the cluster step's outputs keep
+        them); creating the cluster chooses them anew."""
         self.spec = spec
         self.shell = shell
         self.binary = binary
-        self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.config_dir = Path(config_dir) if config_dir else None
+        self.cache_dir = Path(cache_dir)
+        self.config_dir = Path(config_dir)
         self.mirror = mirror
         self.is_free = is_free
-        self.host_ports: tuple[int, int] | None = None
+        self.host_ports = host_ports
 
     # -- reading --------------------------------------------------------------
     def tool_missing(self) -> str | None:
@@ -226,6 +231,9 @@ class KindProvider:
         detail = ", ".join(f"{n.name} {n.state}" for n in nodes) or "no node containers"
         return ClusterStatus(True, running, state, settings, detail)
 
+    def root_problem(self) -> str | None:
+        return None  # kind runs as any user who may use docker
+
     def wanted_settings(self) -> dict[str, Any]:
         return {"kubernetes_version": self.spec.kubernetes_version}
 
@@ -245,8 +253,7 @@ class KindProvider:
 
     # -- changing --------------------------------------------------------------
     def config_path(self) -> Path:
-        base = self.config_dir or (self.cache_dir or Path.cwd())
-        return Path(base) / f"kind-{self.spec.name}.yaml"
+        return self.config_dir / f"kind-{self.spec.name}.yaml"
 
     def ensure(self, progress: Progress, before_create: Callable[[], None] | None = None) -> bool:
         current = self.status()
@@ -311,8 +318,7 @@ class KindProvider:
         only when its sha256 is the pinned one."""
         from mboxed.downloads import Downloader
 
-        cache_root = self.cache_dir or (self.config_dir or Path.cwd()) / "cache"
-        downloader = Downloader(cache_root, mirror=self.mirror)
+        downloader = Downloader(self.cache_dir, mirror=self.mirror)
         path = downloader.cached(INGRESS_NGINX_SHA256) or downloader.download(
             ingress_manifest_url(self.mirror),
             INGRESS_NGINX_SHA256,

@@ -149,6 +149,8 @@ def start_argv(binary: str, spec: ClusterSpec, *, force: bool, publish: bool = F
 
 class MinikubeProvider:
     name = "minikube"
+    # None: minikube publishes 80/443 as they are, or not at all (start_argv).
+    host_ports: tuple[int, int] | None = None
 
     def __init__(
         self,
@@ -156,15 +158,16 @@ class MinikubeProvider:
         shell: Any,
         *,
         binary: str = "minikube",
+        allow_root: bool = False,
         is_free: Callable[[int], bool] = host_port_free,
     ) -> None:
+        """`allow_root`: the user agreed (--force, or yes at the prompt) that
+        minikube may run the docker driver as root with its own --force."""
         self.spec = spec
         self.shell = shell
         self.binary = binary
+        self.allow_root = allow_root
         self.is_free = is_free
-        # Set by the caller once the user agreed (--force / yes) that minikube
-        # may run the docker driver as root with its own --force.
-        self.allow_root = False
 
     # -- reading --------------------------------------------------------------
     def tool_missing(self) -> str | None:

@@ -20,15 +20,14 @@ from mboxed import kube
 from mboxed.engine import Action, BaseStep, Context, JournalEntry, Plan
 from mboxed.errors import MboxedError, ProfileError
 from mboxed.journal import revert
-from mboxed.providers import (
-    ClusterProvider,
-    ClusterSpec,
-    ClusterStatus,
-    differences,
-    provider_for,
+from mboxed.providers import ClusterProvider, ClusterSpec, ClusterStatus, differences
+from mboxed.providers.service import (
+    CREATED,
+    journaled_provider,
+    make_provider,
+    owned_clusters,
 )
 
-CREATED = "cluster_created"
 COREDNS_ENTRY = "coredns_entry"
 
 
@@ -52,31 +51,6 @@ class ClusterFacts:
     coredns_ok: bool | None = None
     root_problem: str | None = None
     context_missing: bool = False
-
-
-def hosts_file(ctx: Context) -> Path:
-    """/etc/hosts; MBOXED_HOSTS_FILE (in the shell's environment) points tests
-    at a file of their own."""
-    return Path(ctx.shell.env.get("MBOXED_HOSTS_FILE") or hn.HOSTS_FILE)
-
-
-def make_provider(ctx: Context) -> ClusterProvider:
-    tools = {name: ctx.outputs(name) for name in ("minikube", "kind")}
-    provider = provider_for(
-        ctx.profile,
-        ctx.deployment,
-        ctx.shell,
-        tools=tools,
-        cache_dir=Path(ctx.paths.cache_root),
-        mirror=ctx.options.mirror,
-    )
-    if provider.name == "kind":
-        provider.config_dir = ctx.paths.deployment_dir(ctx.deployment)  # type: ignore[attr-defined]
-    return provider
-
-
-def owned_clusters(journal: Sequence[JournalEntry]) -> list[Mapping[str, Any]]:
-    return [e.data for e in journal if e.kind == CREATED]
 
 
 # --- plan: a pure function of the facts --------------------------------------------
@@ -183,7 +157,7 @@ class ClusterStep(BaseStep):
         if missing:
             return ClusterFacts(spec.provider, spec.name, tool_missing=missing, owned=owned)
         status = provider.status()
-        root_problem = getattr(provider, "root_problem", lambda: None)()
+        root_problem = provider.root_problem()
         if not status.exists:
             return ClusterFacts(
                 spec.provider, spec.name, status=status, owned=owned, root_problem=root_problem
@@ -224,7 +198,7 @@ class ClusterStep(BaseStep):
                     f"{address} (e.g. --set hostname=sciencebox.example.org)",
                 )
             if choice.hosts_entry:
-                path = hosts_file(ctx)
+                path = Path(ctx.paths.hosts_file)
                 text = path.read_text() if path.exists() else ""
                 hosts_ok = hn.hosts_has(text, address, choice.fqdn)
                 corefile = hn.read_corefile(client)
@@ -288,14 +262,14 @@ class ClusterStep(BaseStep):
         kinds = {a.kind for a in plan.actions}
         if "recreate" in kinds:
             self._recreate(ctx, provider, next(a for a in plan.actions if a.kind == "recreate"))
-        problem = getattr(provider, "root_problem", lambda: None)()
-        if problem and provider.name == "minikube":
+        problem = provider.root_problem()
+        if problem:
             ctx.progress(problem)
             agreed = ctx.options.force or ctx.confirm(
-                f"{problem}. Pass --force to minikube (the docker daemon then runs the "
+                f"{problem}. Pass --force to {provider.name} (the docker daemon then runs the "
                 "cluster as root)?"
             )
-            provider.allow_root = agreed  # type: ignore[attr-defined]
+            provider = make_provider(ctx, allow_root=agreed)
 
         def journal_ownership() -> None:
             # Journaled before the create command runs: the cluster was absent,
@@ -307,10 +281,6 @@ class ClusterStep(BaseStep):
                 )
 
         provider.ensure(ctx.progress, before_create=journal_ownership)
-        outputs: dict[str, Any] = {}
-        host_ports = getattr(provider, "host_ports", None)
-        if host_ports:
-            outputs["host_http_port"], outputs["host_https_port"] = host_ports
         context, kubeconfig = provider.kube_context(), provider.kubeconfig()
         if context not in kube.list_contexts(kubeconfig)[0]:
             provider.restore_context()
@@ -327,8 +297,7 @@ class ClusterStep(BaseStep):
         if choice.hosts_entry:
             self._add_hosts_line(ctx, address, choice.fqdn)
             self._add_coredns_entry(ctx, client, address, choice.fqdn, context, kubeconfig)
-        outputs.update(self._outputs(ctx, provider, address, choice))
-        return outputs
+        return self._outputs(ctx, provider, address, choice)
 
     def _recreate(self, ctx: Context, provider: ClusterProvider, action: Action) -> None:
         diff = "; ".join(action.detail.get("diff", []))
@@ -352,7 +321,7 @@ class ClusterStep(BaseStep):
         provider.delete(ctx.progress)
 
     def _add_hosts_line(self, ctx: Context, ip: str, fqdn: str) -> None:
-        path = hosts_file(ctx)
+        path = Path(ctx.paths.hosts_file)
         text = path.read_text() if path.exists() else ""
         if hn.hosts_has(text, ip, fqdn):
             return
@@ -393,7 +362,7 @@ class ClusterStep(BaseStep):
         owned = any(
             d.get("name") == provider.spec.name for d in owned_clusters(ctx.journal("cluster"))
         )
-        return {
+        outputs: dict[str, Any] = {
             "provider": provider.name,
             "cluster_name": provider.spec.name,
             "context": provider.kube_context(),
@@ -404,6 +373,11 @@ class ClusterStep(BaseStep):
             "https_port": provider.https_port(),
             "created_by_mboxed": owned,
         }
+        if provider.host_ports:
+            # Kept so that later runs (up, start, status) know where kind
+            # published the ingress: only creating the cluster chooses them.
+            outputs["host_http_port"], outputs["host_https_port"] = provider.host_ports
+        return outputs
 
     def outputs(self, ctx: Context, facts: ClusterFacts) -> Mapping[str, Any]:
         if facts.hostname is None or facts.ingress_address is None:
@@ -415,35 +389,13 @@ class ClusterStep(BaseStep):
         deleting = {d.get("name") for d in owned_clusters(journal)}
         for entry in reversed(journal):
             if entry.kind == CREATED:
-                spec = ClusterSpec(
-                    provider=str(entry.data["provider"]), name=str(entry.data["name"])
-                )
-                provider = _provider_from_spec(ctx, spec)
-                provider.delete(ctx.progress)
+                journaled_provider(ctx, entry.data).delete(ctx.progress)
             elif entry.kind == COREDNS_ENTRY:
                 if deleting:
                     continue  # the cluster goes, and its DNS with it
                 _remove_coredns_entry(ctx, entry.data)
             else:
                 revert(ctx, entry)
-
-
-def _provider_from_spec(ctx: Context, spec: ClusterSpec) -> ClusterProvider:
-    """The provider of a journaled cluster (the profile may have changed since)."""
-    tools = {name: ctx.outputs(name) for name in ("minikube", "kind")}
-    if spec.provider == "minikube":
-        from mboxed.providers.minikube import MinikubeProvider
-
-        return MinikubeProvider(
-            spec, ctx.shell, binary=str(tools["minikube"].get("path") or "minikube")
-        )
-    if spec.provider == "kind":
-        from mboxed.providers.kind import KindProvider
-
-        return KindProvider(spec, ctx.shell, binary=str(tools["kind"].get("path") or "kind"))
-    raise MboxedError(
-        f"journal names a cluster of provider {spec.provider!r}; mboxed never creates those"
-    )
 
 
 def _remove_coredns_entry(ctx: Context, data: Mapping[str, Any]) -> None:

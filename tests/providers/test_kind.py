@@ -100,6 +100,7 @@ def test_taken_ports_are_remapped_for_real(tmp_path: Path) -> None:
         provider = KindProvider(
             ClusterSpec("kind", "mboxed"),
             world.ctx.shell,
+            cache_dir=tmp_path / "cache",
             config_dir=tmp_path,
             is_free=lambda port: port not in (80, 443),
         )
@@ -116,7 +117,12 @@ def test_taken_ports_are_remapped_for_real(tmp_path: Path) -> None:
 
 def test_load_image_into_the_cluster(tmp_path: Path) -> None:
     with make_world(tmp_path, "provider.name=kind") as world:
-        provider = KindProvider(ClusterSpec("kind", "mboxed"), world.ctx.shell, config_dir=tmp_path)
+        provider = KindProvider(
+            ClusterSpec("kind", "mboxed"),
+            world.ctx.shell,
+            cache_dir=tmp_path / "cache",
+            config_dir=tmp_path,
+        )
         provider.ensure(lambda _: None)
         provider.load_image("registry.cern.ch/sciencebox/swan:0.0.1")
         assert world.calls("kind")[-1] == [
@@ -139,6 +145,7 @@ def test_the_ingress_manifest_is_used_only_when_its_sha256_is_the_pinned_one(
                 ClusterSpec("kind", "mboxed"),
                 world.ctx.shell,
                 cache_dir=tmp_path / "cache",
+                config_dir=tmp_path,
                 mirror=world.ctx.options.mirror,
             )
 

@@ -144,8 +144,10 @@ def test_as_root_the_provider_refuses_without_consent(tmp_path: Path) -> None:
             provider.ensure(lambda _: None)
         assert "--force" in err.value.hint
         assert not [c for c in world.calls("minikube") if c[1] == "start"]
-        provider.allow_root = True
-        assert provider.ensure(lambda _: None) is True
+        agreed = MinikubeProvider(
+            ClusterSpec("minikube", "mboxed"), world.ctx.shell, allow_root=True
+        )
+        assert agreed.ensure(lambda _: None) is True
         assert world.calls("minikube")[-1][-1] == "--force"
 
 
@@ -163,8 +165,8 @@ def test_fake_status_exit_codes_follow_the_bit_mask(tmp_path: Path) -> None:
 
 def test_load_image_into_the_profile(tmp_path: Path) -> None:
     with make_world(tmp_path) as world:
-        provider = MinikubeProvider(ClusterSpec("minikube", "mboxed"), world.ctx.shell)
-        provider.allow_root = True
+        spec = ClusterSpec("minikube", "mboxed")
+        provider = MinikubeProvider(spec, world.ctx.shell, allow_root=True)
         provider.ensure(lambda _: None)
         provider.load_image("registry.cern.ch/sciencebox/swan:0.0.1")
         assert world.calls("minikube")[-1] == [

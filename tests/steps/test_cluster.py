@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -15,8 +16,10 @@ from mboxed.engine import Options
 from mboxed.errors import MboxedError, ProfileError
 from mboxed.hostname import corefile_has
 from mboxed.providers import ClusterStatus, host_port_free
+from mboxed.providers import kind as kind_module
 from mboxed.providers.minikube import MinikubeProvider
-from mboxed.steps.cluster import ClusterFacts, make_provider, plan_cluster
+from mboxed.providers.service import make_provider
+from mboxed.steps.cluster import ClusterFacts, plan_cluster
 from tests.fakes.kube_api import load_object
 from tests.providers.world import World, make_world
 
@@ -96,9 +99,8 @@ def test_minikube_as_root_says_what_the_docker_driver_needs(tmp_path: Path) -> N
 def test_stop_start_up_converges(tmp_path: Path) -> None:
     with make_world(tmp_path, options=Options(yes=True)) as world:
         world.up()
-        provider = make_provider(world.ctx)
+        provider = make_provider(world.ctx, allow_root=True)
         assert isinstance(provider, MinikubeProvider)
-        provider.allow_root = True
         provider.stop(lambda _: None)
         assert provider.status().state == "Stopped"
         planned = world.plan()
@@ -238,6 +240,33 @@ def test_kind_stop_start_and_down(tmp_path: Path) -> None:
         assert ["kind", "delete", "cluster", "--name", "mboxed"] in world.calls("kind")
         assert world.tool_state("kind")["clusters"] == {}
         assert "mboxed.test" not in world.hosts.read_text()
+
+
+def test_kind_keeps_the_host_ports_it_published_the_ingress_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 80/443 are taken when the cluster is created: kind publishes the ingress
+    # on 8080/8443. Off Linux (Docker Desktop) the host reaches it only there,
+    # on this run and on every later one: only creating the cluster chooses them.
+    choose = kind_module.choose_host_ports
+    monkeypatch.setattr(
+        kind_module, "choose_host_ports", lambda _free: choose(lambda p: p not in (80, 443))
+    )
+    # Docker Desktop, as the kind provider sees it (the rest of the process stays on Linux).
+    monkeypatch.setattr(kind_module, "sys", SimpleNamespace(platform="darwin"))
+    with make_world(tmp_path, "provider.name=kind") as world:
+        assert world.up().outcome == "done"
+        published = {"host_http_port": 8080, "host_https_port": 8443, "https_port": 8443}
+        assert world.outputs().items() >= published.items()
+        again = world.up()
+        assert again.outcome == "skipped"
+        assert again.plan is not None and again.plan.reason.endswith("https://mboxed.test:8443")
+        assert world.outputs().items() >= published.items()
+        make_provider(world.ctx).stop(lambda _: None)
+        assert world.up().outcome == "done"  # started again, same containers, same ports
+        assert world.outputs().items() >= published.items()
+        creates = [c for c in world.calls("kind") if c[1:3] == ["create", "cluster"]]
+        assert len(creates) == 1
 
 
 # --- existing -----------------------------------------------------------------------
