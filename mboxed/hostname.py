@@ -20,12 +20,12 @@ import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from mboxed.errors import Deferred
 
 WILDCARD_DOMAIN = "nip.io"
 OFFLINE_DOMAIN = "mboxed.test"
-HOSTS_FILE = Path("/etc/hosts")
 COREDNS_NAMESPACE = "kube-system"
 COREDNS_CONFIGMAP = "coredns"
 
@@ -78,6 +78,17 @@ def choose(
         if resolver(name, ingress_ip):
             return HostnameChoice(name, "wildcard", False)
     return HostnameChoice(local_name(deployment), "local", True)
+
+
+def resolve_hostname(wanted: str, chosen: str | None) -> str:
+    """The name ScienceBox is served at: the profile's `hostname`, or for
+    `auto` the one the cluster step chose (`chosen`: its `hostname` output,
+    None before it ran)."""
+    if wanted != "auto":
+        return wanted
+    if not chosen:
+        raise Deferred("cluster", "hostname 'auto' resolves after the cluster step")
+    return chosen
 
 
 # --- /etc/hosts ---------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from mboxed.errors import Deferred
 from mboxed.hostname import (
     choose,
     corefile_add,
@@ -11,6 +14,7 @@ from mboxed.hostname import (
     hosts_has,
     hosts_line,
     local_name,
+    resolve_hostname,
     wildcard_name,
 )
 from tests.fakes.kube_api import load_object
@@ -19,6 +23,15 @@ from tests.fakes.kube_api import load_object
 def test_wildcard_name_embeds_the_ip() -> None:
     assert wildcard_name("192.168.49.2") == "192-168-49-2.nip.io"
     assert wildcard_name("fd00::1") == "fd00--1.nip.io"
+
+
+def test_resolve_hostname_explicit_or_the_cluster_steps_choice() -> None:
+    assert resolve_hostname("box.example.org", None) == "box.example.org"
+    assert resolve_hostname("box.example.org", "mboxed.test") == "box.example.org"
+    assert resolve_hostname("auto", "192-168-49-2.nip.io") == "192-168-49-2.nip.io"
+    with pytest.raises(Deferred) as deferred:
+        resolve_hostname("auto", None)
+    assert deferred.value.after == "cluster"
 
 
 def test_choice_explicit_online_offline() -> None:

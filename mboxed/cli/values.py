@@ -20,12 +20,13 @@ from mboxed.errors import Deferred, MboxedError
 @click.option("--show-secrets", is_flag=True, help="Print secrets instead of ********.")
 def values(app: App, show_secrets: bool) -> None:
     """Print the generated Helm values of the ScienceBox chart."""
+    from mboxed.hostname import resolve_hostname
     from mboxed.sciencebox import secrets as sb_secrets
-    from mboxed.sciencebox.values import dump_values, mask_secrets, preview_values, resolve_hostname
+    from mboxed.sciencebox.values import dump_values, mask_secrets, preview_values
 
     ctx = app.context()
     try:
-        hostname = resolve_hostname(ctx)
+        hostname = resolve_hostname(ctx.profile.hostname, ctx.outputs("cluster").get("hostname"))
     except Deferred:
         raise MboxedError(
             "hostname is 'auto': it resolves after the cluster step, so the values "

@@ -85,6 +85,7 @@ from typing import Any
 import yaml
 
 from mboxed.errors import Deferred, MboxedError
+from mboxed.hostname import resolve_hostname
 from mboxed.profile import deep_merge, size_mib
 from mboxed.sciencebox import secrets as sb_secrets
 from mboxed.sciencebox import tls as sb_tls
@@ -381,15 +382,6 @@ def check_ldif_size(ldif: Mapping[str, str], count: int) -> None:
 # --- gathering the inputs ---------------------------------------------------------------------
 
 
-def resolve_hostname(ctx: Any) -> str:
-    if ctx.profile.hostname != "auto":
-        return str(ctx.profile.hostname)
-    hostname = ctx.outputs("cluster").get("hostname")
-    if not hostname:
-        raise Deferred("cluster", "hostname 'auto' resolves after the cluster step")
-    return str(hostname)
-
-
 def check_components(profile: Any) -> None:
     components = profile.sciencebox.components
     if components.swan and not components.cernbox:
@@ -418,7 +410,7 @@ def values_for(ctx: Any) -> dict[str, Any]:
     Raises Deferred when an input step has not run yet.
     """
     check_components(ctx.profile)
-    hostname = resolve_hostname(ctx)
+    hostname = resolve_hostname(ctx.profile.hostname, ctx.outputs("cluster").get("hostname"))
     stored = ctx.outputs("secrets")
     if sb_secrets.missing(stored):
         raise Deferred("secrets")

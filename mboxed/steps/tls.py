@@ -19,8 +19,8 @@ from typing import Any
 
 from mboxed.engine import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
+from mboxed.hostname import resolve_hostname
 from mboxed.sciencebox import tls as sb
-from mboxed.sciencebox.values import resolve_hostname
 
 
 @dataclass
@@ -60,7 +60,7 @@ class TlsStep(BaseStep):
     def facts(self, ctx: Context) -> TlsFacts:
         if ctx.profile.tls == "none":
             return TlsFacts("none")
-        hostname = resolve_hostname(ctx)
+        hostname = resolve_hostname(ctx.profile.hostname, ctx.outputs("cluster").get("hostname"))
         directory = tls_dir(ctx)
         material = sb.inspect(directory, hostname)
         found = TlsFacts("local-ca", hostname, directory, material, ctx.options.trust)
