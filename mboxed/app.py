@@ -132,11 +132,10 @@ class App:
             confirm_fn=_ask if sys.stdin.isatty() else None,
         )
 
-    def pipeline(self) -> tuple[Pipeline, list[str]]:
+    def pipeline(self) -> Pipeline:
         from mboxed.steps import load_steps
 
-        loaded = load_steps()
-        return Pipeline(loaded.steps), loaded.missing
+        return Pipeline(load_steps())
 
 
 def _ask(question: str) -> bool:

@@ -56,3 +56,9 @@ def test_set_and_f_without_profile_add_to_what_the_last_up_used(tmp_path: Path) 
     # --profile starts over: only what this command line gives
     fresh = App(profile_ref="demo", overrides=("provider.cpus=2",))
     assert fresh.profile_args() == ("demo", [], ["provider.cpus=2"])
+
+
+def test_the_pipeline_has_every_step_of_the_table_in_order() -> None:
+    from mboxed.steps import PIPELINE
+
+    assert [step.name for step in App().pipeline().steps] == [name for name, _ in PIPELINE]

@@ -22,13 +22,7 @@ def down(app: App, purge: bool) -> None:
     else:
         app.start_log("down")
         CURRENT_LOG.append(app.log_path)
-        pipeline, missing = app.pipeline()
-        ctx = app.context()
-        pipeline.down(ctx)
-        if missing:
-            click.echo(
-                f"note: not in this build of mboxed, so not undone: {', '.join(missing)}", err=True
-            )
+        app.pipeline().down(app.context())
     if purge:
         shutil.rmtree(app.paths.deployment_dir(app.deployment), ignore_errors=True)
         shutil.rmtree(app.paths.cache_root, ignore_errors=True)

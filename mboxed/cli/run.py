@@ -1,5 +1,4 @@
-"""What `up`, `plan`, `start` and `down` share: build the context, run the
-pipeline, report what is missing from this build."""
+"""What `up`, `plan` and `start` share: build the context, run the pipeline."""
 
 from __future__ import annotations
 
@@ -15,11 +14,9 @@ from mboxed.errors import MboxedError
 from mboxed.steps import PIPELINE
 
 
-def _check_requested(names: Sequence[str], missing: Sequence[str]) -> None:
+def _check_requested(names: Sequence[str]) -> None:
     known = [name for name, _ in PIPELINE]
     for name in names:
-        if name in missing:
-            raise MboxedError(f"step {name!r} is not in this build of mboxed yet")
         if name not in known:
             raise MboxedError(f"no step named {name!r}", hint="steps: " + ", ".join(known))
 
@@ -35,8 +32,8 @@ def run_up(
 ) -> list[StepResult]:
     app.options.dry_run = dry_run
     profile = app.loaded_profile  # validate before touching anything
-    pipeline, missing = app.pipeline()
-    _check_requested([*only, *([from_] if from_ else [])], missing)
+    pipeline = app.pipeline()
+    _check_requested([*only, *([from_] if from_ else [])])
     if as_json:
         import io
 
@@ -60,17 +57,11 @@ def run_up(
             )
         raise
     if as_json:
-        click.echo(json.dumps(_as_json(results, missing, profile.name), indent=2))
-        return results
-    if missing and not only:
-        click.echo(
-            f"note: not in this build of mboxed yet, so not run: {', '.join(missing)}",
-            err=True,
-        )
+        click.echo(json.dumps(_as_json(results, profile.name), indent=2))
     return results
 
 
-def _as_json(results: Sequence[StepResult], missing: Sequence[str], profile: str) -> object:
+def _as_json(results: Sequence[StepResult], profile: str) -> object:
     return {
         "profile": profile,
         "steps": [
@@ -83,5 +74,4 @@ def _as_json(results: Sequence[StepResult], missing: Sequence[str], profile: str
             }
             for r in results
         ],
-        "missing": list(missing),
     }

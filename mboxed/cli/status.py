@@ -57,10 +57,9 @@ def drift(app: App) -> list[dict[str, str]]:
     from mboxed.errors import MboxedError
     from mboxed.state import stable_hash
 
-    pipeline, _missing = app.pipeline()
     ctx = app.context()
     out = []
-    for step in pipeline.steps:
+    for step in app.pipeline().steps:
         if not app.state.has_step(step.name):
             continue
         record = app.state.step(step.name)

@@ -1,14 +1,13 @@
 """The pipeline's steps, in order (DESIGN §1).
 
-Each entry names a step and the factory that builds it ("module:function").
-A step whose module is not in this build yet is listed as missing, so commands
-can say plainly what is not there instead of pretending.
+Each entry names a step and the factory that builds it ("module:function");
+the modules are imported only when a command runs the pipeline, so `mboxed
+--help` and `mboxed status` stay light.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 
 from mboxed.engine import Step
 
@@ -32,30 +31,13 @@ PIPELINE: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class LoadedSteps:
-    steps: list[Step]
-    missing: list[str]
-
-
-def load_steps() -> LoadedSteps:
+def load_steps() -> list[Step]:
+    """Every step of the pipeline, in order."""
     steps: list[Step] = []
-    missing: list[str] = []
     for name, target in PIPELINE:
         module_name, _, factory_name = target.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            missing.append(name)
-            continue
-        factory = getattr(module, factory_name, None)
-        if factory is None:
-            missing.append(name)
-            continue
-        step = factory()
+        step = getattr(importlib.import_module(module_name), factory_name)()
         if step.name != name:
             raise RuntimeError(f"{target} built step {step.name!r}, expected {name!r}")
         steps.append(step)
-    return LoadedSteps(steps, missing)
+    return steps
