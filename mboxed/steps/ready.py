@@ -201,10 +201,12 @@ class ReadyStep(BaseStep):
     name = "ready"
     description = "every ScienceBox workload ready; what is stuck explained"
 
-    def __init__(self, interval: float = 5.0, log_lines: int = 10) -> None:
+    def __init__(
+        self, interval: float = 5.0, log_lines: int = 10, timeout: float | None = None
+    ) -> None:
         self.interval = interval
         self.log_lines = log_lines
-        self.timeout: float | None = None  # None: the profile's sciencebox.ready_timeout
+        self.timeout = timeout  # None: the profile's sciencebox.ready_timeout
 
     def _client(self, ctx: Context) -> Any:
         from mboxed.kube import api_client

@@ -168,8 +168,7 @@ def test_timeout_names_every_stuck_pod_and_why(api: KubeAPIServer, tmp_path: Pat
         "[E] KeyCloakAuthenticator: cannot reach https://box.example.org/.well-known\n"
     )
     world = world_on(api, tmp_path, overrides=("provider.memory=6g",))
-    step = ReadyStep(interval=0.05)
-    step.timeout = 0.3
+    step = ReadyStep(interval=0.05, timeout=0.3)
 
     with pytest.raises(MboxedError) as caught:
         Pipeline([step], retry_wait=0).up(world.ctx)

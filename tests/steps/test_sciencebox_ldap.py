@@ -211,8 +211,8 @@ def test_a_failed_seeding_job_is_named_at_once_and_re_run_by_the_next_up(
         ],
     }
     api.add(job)
-    ready = ReadyStep(interval=0.05)
-    ready.timeout = 600  # must not wait for it: a failed Job stays failed
+    # A long timeout it must not wait out: a failed Job stays failed.
+    ready = ReadyStep(interval=0.05, timeout=600)
     with pytest.raises(MboxedError) as caught:
         Pipeline([ready], retry_wait=0).up(world.ctx)
     assert f"job/{JOB} failed: BackoffLimitExceeded" in caught.value.message
