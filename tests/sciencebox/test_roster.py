@@ -41,6 +41,73 @@ def test_roster_without_header_is_one_name_per_row() -> None:
     assert entries[1].display_name == "Dave D"
 
 
+ACCEPTED = ("username", "display_name", "email", "password")
+
+
+@pytest.mark.parametrize(
+    "first_row",
+    ["foo,bar", "student,group", "first-name,last-name", "vorname,nachname,notiz", "Student Name"],
+)
+def test_a_first_row_of_unknown_column_names_is_refused_listing_the_accepted_columns(
+    first_row: str,
+) -> None:
+    # These are headers nobody taught the reader: before, `foo,bar` made a
+    # user `foo` (display name "bar") with a password.
+    with pytest.raises(MboxedError) as error:
+        roster.parse_roster(f"# the class\n{first_row}\nalice,Alice\n", "class.csv")
+    assert error.value.message.startswith(
+        "class.csv:2: neither a header of known columns nor a user row: "
+    ), error.value.message
+    assert all(column in (error.value.hint or "") for column in ACCEPTED)
+
+
+@pytest.mark.parametrize("header", ["fullname,mail", "Full Name,E-Mail,Password"])
+def test_a_header_of_known_columns_without_a_user_name_is_refused(header: str) -> None:
+    with pytest.raises(MboxedError) as error:
+        roster.parse_roster(f"{header}\nAlice Liddell,alice@uni.example\n", "class.csv")
+    assert error.value.message.startswith("class.csv:1: the header names no user name column")
+    assert all(column in (error.value.hint or "") for column in ACCEPTED)
+
+
+def test_a_header_naming_the_user_name_column_twice_is_refused() -> None:
+    # `uid` could as well be a numeric uid column: which one is meant is not guessed
+    with pytest.raises(MboxedError) as error:
+        roster.parse_roster("username,uid,email\nann,20100,ann@uni.example\n", "class.csv")
+    assert error.value.message == (
+        "class.csv:1: 'username' and 'uid' both name the user name column"
+    )
+
+
+def test_header_columns_are_known_by_meaning_in_any_order_and_spelling() -> None:
+    text = "E-Mail,Display Name,User Name\nann@uni.example,Ann Example,ann\n"
+    entries = roster.parse_roster(text, "c.csv")
+    assert [(e.name, e.display_name, e.email, e.row) for e in entries] == [
+        ("ann", "Ann Example", "ann@uni.example", 2)
+    ]
+
+
+@pytest.mark.parametrize(
+    "first_row",
+    ["carol", "dave,Dave D", "bob,Bob,bob@uni.example", "zoe,Zoë", "ann,ann,ann@uni.example",
+     "eve,,eve@uni.example", "user,User,user@uni.example"],
+)  # fmt: skip
+def test_a_first_row_that_is_a_user_is_read_as_one(first_row: str) -> None:
+    entries = roster.parse_roster(f"{first_row}\nfrank\n", "c.csv")
+    assert [(e.name, e.row) for e in entries] == [(first_row.split(",")[0], 1), ("frank", 2)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    words=st.lists(st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True), min_size=2, max_size=5)
+)
+def test_a_first_row_of_lowercase_words_never_becomes_a_user(words: list[str]) -> None:
+    try:
+        entries = roster.parse_roster(",".join(words) + "\nalice\n", "c.csv")
+    except MboxedError:
+        return
+    assert all(entry.row != 1 for entry in entries)
+
+
 @pytest.mark.parametrize(
     ("text", "row", "bad"),
     [
