@@ -20,8 +20,8 @@ import click
 from mboxed.app import App
 from mboxed.cli.options import deployment_options
 from mboxed.errors import MboxedError
+from mboxed.sciencebox.accounts import SERVICE_USER
 
-SERVICE_USERS = frozenset({"reva"})
 CSV_COLUMNS = ("username", "password", "display_name", "email", "uid", "gid", "groups", "url")
 
 
@@ -90,7 +90,7 @@ def render_html(users: list[dict[str, Any]], url: str, title: str) -> str:
     e = html.escape
     cards = []
     for user in users:
-        if user["name"] in SERVICE_USERS:
+        if user["name"] == SERVICE_USER[0]:  # an identity, not a person: no card
             continue
         cards.append(
             '<section class="card">'

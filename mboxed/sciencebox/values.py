@@ -89,16 +89,15 @@ from mboxed.hostname import resolve_hostname
 from mboxed.profile import deep_merge, size_mib
 from mboxed.sciencebox import secrets as sb_secrets
 from mboxed.sciencebox import tls as sb_tls
-from mboxed.sciencebox.users import (
+from mboxed.sciencebox.accounts import (
     Group,
     User,
-    build_users,
     eos_user_list,
     removed_names,
-    render_ldif,
     users_from_state,
-    wanted_from_profile,
 )
+from mboxed.sciencebox.allocation import build_users, wanted_from_profile
+from mboxed.sciencebox.ldif import render_ldif
 
 MASK = "********"
 

@@ -3,7 +3,7 @@
 It needs neither the cluster nor the secrets: users are generated from the
 profile (`users.preset`, `users.roster`, `users.generate`) and stored in the
 0600 state. Users already stored keep their uid, password and UUID when the
-profile changes (see mboxed.sciencebox.users.build_users), so adding ten
+profile changes (see mboxed.sciencebox.allocation.build_users), so adding ten
 students to a class never changes the first twenty's passwords.
 
 Outputs (BRIEF): `users`: [{name, uid, gid, password, display_name, email,
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mboxed.engine import Action, BaseStep, Context, Plan
-from mboxed.sciencebox import users as sb
+from mboxed.sciencebox import accounts, allocation
+from mboxed.sciencebox.ldif import render_ldif
 
 
 def _secret_passwords(users: list[dict[str, Any]]) -> list[str]:
@@ -42,25 +43,29 @@ class UsersStep(BaseStep):
             roster_hash = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
         return {"users": users.model_dump(mode="json"), "roster_sha256": roster_hash}
 
-    def _previous(self, ctx: Context) -> tuple[list[dict[str, Any]], list[Any]]:
+    def _build(
+        self, ctx: Context
+    ) -> tuple[list[dict[str, Any]], list[Any], list[accounts.User], list[accounts.Group]]:
+        """The stored users, the stored records of users who left, and the
+        users and groups the profile wants now (stored ones kept)."""
         stored = ctx.outputs(self.name)
         stored_users = list(stored.get("users") or [])
         removed = list(stored.get("removed") or [])
-        ctx.shell.add_secret(*_secret_passwords([*stored_users, *sb.full_records(removed)]))
-        return stored_users, removed
+        previous = [*accounts.full_records(removed), *stored_users]
+        ctx.shell.add_secret(*_secret_passwords(previous))
+        wanted = allocation.wanted_from_profile(ctx.profile.users)
+        users, groups = allocation.build_users(wanted, previous)
+        return stored_users, removed, users, groups
 
     def facts(self, ctx: Context) -> dict[str, Any]:
-        stored = ctx.outputs(self.name)
-        stored_users, removed = self._previous(ctx)
-        wanted = sb.wanted_from_profile(ctx.profile.users)
-        users, groups = sb.build_users(wanted, [*sb.full_records(removed), *stored_users])
+        stored_users, _, users, groups = self._build(ctx)
         from mboxed.sciencebox.values import ldif_size_problem
 
         return {
             # found here, before the class is stored, not at the install step
-            "too_big": ldif_size_problem(sb.render_ldif(users, groups), len(users)),
+            "too_big": ldif_size_problem(render_ldif(users, groups), len(users)),
             "stored_users": stored_users,
-            "stored_groups": list(stored.get("groups") or []),
+            "stored_groups": list(ctx.outputs(self.name).get("groups") or []),
             "users": [u.to_dict() for u in users],
             "groups": [g.to_dict() for g in groups],
         }
@@ -93,12 +98,10 @@ class UsersStep(BaseStep):
         return Plan(actions)
 
     def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any]:
-        stored_users, removed_before = self._previous(ctx)
-        wanted = sb.wanted_from_profile(ctx.profile.users)
-        users, groups = sb.build_users(wanted, [*sb.full_records(removed_before), *stored_users])
+        stored_users, removed_before, users, groups = self._build(ctx)
         out_users = [u.to_dict() for u in users]
         ctx.shell.add_secret(*_secret_passwords(out_users))
-        removed = sb.removed_users(stored_users, removed_before, users)
+        removed = allocation.removed_users(stored_users, removed_before, users)
         return {"users": out_users, "groups": [g.to_dict() for g in groups], "removed": removed}
 
 

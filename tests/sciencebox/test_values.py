@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 
 from mboxed.errors import Deferred, MboxedError
 from mboxed.profile import load_profile
-from mboxed.sciencebox import postrender
+from mboxed.sciencebox import accounts, allocation, ldif, postrender
 from mboxed.sciencebox import secrets as sb_secrets
 from mboxed.sciencebox import tls as sb_tls
-from mboxed.sciencebox import users as sb_users
 from mboxed.sciencebox import values as sv
 from mboxed.steps import secrets as secrets_step
 from mboxed.steps import tls as tls_step
@@ -147,9 +146,9 @@ def test_tls_none_leaves_the_ingresses_without_tls(tmp_path: Path) -> None:
 def test_users_in_ldif_and_eos_agree_with_the_users_step(tmp_path: Path) -> None:
     values = full_values(tmp_path, "workshop")
     ctx = make_ctx(tmp_path, profile="workshop", overrides=[f"hostname={HOST}"])
-    users, groups = sb_users.users_from_state(ctx.outputs("users"))
+    users, groups = accounts.users_from_state(ctx.outputs("users"))
     assert len(users) == 6 + 20
-    assert values["ldap-instance-config"]["ldifFiles"] == sb_users.render_ldif(users, groups)
+    assert values["ldap-instance-config"]["ldifFiles"] == ldif.render_ldif(users, groups)
     user_list = sv.get_path(values, "eos-instance-config.config.demoUsers.userList")
     assert user_list == {u.name: {"uid": u.uid, "gid": u.gid} for u in users}
 
@@ -256,7 +255,7 @@ def test_masking_hides_every_secret(tmp_path: Path, values: dict[str, Any]) -> N
     masked = sv.dump_values(sv.mask_secrets(values))
     for secret in sb_secrets.secret_values(stored):
         assert secret not in masked
-    users, _ = sb_users.users_from_state(ctx.outputs("users"))
+    users, _ = accounts.users_from_state(ctx.outputs("users"))
     for user in users:
         assert user.password_hash.removeprefix("{SSHA}") not in masked
     assert "PRIVATE KEY" not in masked
@@ -298,7 +297,7 @@ def test_values_are_consistent_for_any_users_and_hostname(
             f"users.preset={'classic' if classic else 'none'}",
         ],
     ).profile
-    users, groups = sb_users.build_users(sb_users.wanted_from_profile(profile.users))
+    users, groups = allocation.build_users(allocation.wanted_from_profile(profile.users))
     secrets = sb_secrets.complete({})
     values = sv.build_values(profile, host, secrets, users, groups, None)
     for path, template in sv.HOSTNAME_PATHS.items():

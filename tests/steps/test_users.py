@@ -89,6 +89,19 @@ def test_bad_roster_row_fails_before_anything_changes(tmp_path: Path) -> None:
     assert ctx.outputs("users") == {}
 
 
+def test_a_roster_header_the_reader_does_not_know_fails_before_anything_changes(
+    tmp_path: Path,
+) -> None:
+    roster = tmp_path / "class.csv"
+    roster.write_text("fullname,mail\nAnn Example,ann@uni.example\n")
+    ctx = make_ctx(tmp_path, overrides=[f"users.roster={roster}"])
+    with pytest.raises(MboxedError) as error:
+        run(ctx, make())
+    assert error.value.message.startswith(f"{roster}:1: the header names no user name column")
+    assert "username" in (error.value.hint or "")
+    assert ctx.outputs("users") == {}
+
+
 def test_roster_users_join_the_class(tmp_path: Path) -> None:
     roster = tmp_path / "class.csv"
     roster.write_text("username,display name\nann,Ann Example\n")
