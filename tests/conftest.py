@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helm import Helm, absent_reason, real_helm_path
 from tests.netguard import guard as netguard
 
 REAL_HOME = Path(os.path.expanduser("~")).resolve()
@@ -87,3 +88,26 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         netguard.suspend()
     if netlog.exists():
         pytest.fail("the test left loopback:\n" + netlog.read_text(), pytrace=False)
+
+
+@pytest.fixture
+def real_helm(tmp_path: Path) -> Helm:
+    """The pinned real Helm (tests/helm.py). Absent: skip, but fail under
+    CI=true, where .ci/run and scripts/test must have installed it."""
+    path = real_helm_path()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but " + absent_reason(), pytrace=False)
+        pytest.skip(absent_reason())
+    return Helm(path, tmp_path / "helm-home")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_helm: runs the pinned real Helm (tests/helm.py)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `pytest -m real_helm --co -q` counts the tests that run real Helm
+    for item in items:
+        if "real_helm" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_helm)

@@ -268,7 +268,7 @@ def test_helm_from_the_mirror_verified_by_the_published_checksum_file(tmp_path: 
     assert (applied.outcome, again.outcome) == ("done", "skipped")
     assert requested == [path + ".sha256sum", path]
     outputs = world.ctx.state.step("helm").outputs
-    assert outputs == {"path": str(world.ctx.paths.bin_dir / "helm"), "version": "v3.16.3"}
+    assert outputs == {"path": str(world.ctx.paths.bin_dir / "helm"), "version": "v3.17.3"}
 
 
 def test_an_old_helm_in_the_bin_dir_is_replaced_and_down_puts_it_back(tmp_path: Path) -> None:
