@@ -25,6 +25,7 @@ from mboxed.errors import (
     ProfileError,
     TransientError,
 )
+from mboxed.journal import JournalEntry, revert
 from mboxed.state import deployment_lock, now_iso, stable_hash
 
 log = logging.getLogger("mboxed.engine")
@@ -68,21 +69,6 @@ class Plan:
         return cls([], reason, blocked=True, hint=hint)
 
 
-@dataclass(frozen=True)
-class JournalEntry:
-    """A host change a step made, so `down` can revert exactly it."""
-
-    kind: str
-    data: Mapping[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "data": dict(self.data), "at": now_iso()}
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> JournalEntry:
-        return cls(str(raw["kind"]), dict(raw.get("data") or {}))
-
-
 @runtime_checkable
 class Step(Protocol):
     name: str
@@ -122,8 +108,6 @@ class BaseStep(ABC):
         return {}
 
     def undo(self, ctx: Context, journal: Sequence[JournalEntry]) -> None:
-        from mboxed.journal import revert
-
         for entry in reversed(journal):
             revert(ctx, entry)
 
