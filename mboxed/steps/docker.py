@@ -28,16 +28,15 @@ from mboxed.docker_engine import (
 from mboxed.engine import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
 from mboxed.host import (
-    OsRelease,
     group_exists,
     invoking_user,
     normalize_os,
     package_manager,
-    parse_os_release,
     process_in_group,
     user_in_group,
 )
 from mboxed.journal import JournalEntry, revert
+from mboxed.os_release import OsRelease, read_os_release
 from mboxed.package_manager import install, removal
 
 # --- the step --------------------------------------------------------------------------
@@ -86,13 +85,7 @@ class DockerStep(BaseStep):
 
         shell = ctx.shell
         system = normalize_os(platform.system())
-        if system == "darwin":
-            release = OsRelease(id="macos")
-        else:
-            try:
-                release = parse_os_release(Path("/etc/os-release").read_text())
-            except OSError:
-                release = OsRelease(id=system)
+        release = read_os_release(system)
         user = invoking_user(shell.env)
         return DockerFacts(
             provider=ctx.profile.provider.name,

@@ -6,15 +6,14 @@ that `down` removes exactly those (and nothing that was there before).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mboxed.engine import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
-from mboxed.host import package_manager, parse_os_release
+from mboxed.host import normalize_os, package_manager
+from mboxed.os_release import read_os_release
 from mboxed.package_manager import (
     apt_lists_dir,
     apt_lists_stale,
@@ -64,10 +63,7 @@ class PackagesStep(BaseStep):
     def facts(self, ctx: Context) -> PackagesFacts:
         import platform
 
-        family = "macos" if platform.system() == "Darwin" else "other"
-        if family != "macos":
-            with contextlib.suppress(OSError):
-                family = parse_os_release(Path("/etc/os-release").read_text()).family
+        family = read_os_release(normalize_os(platform.system())).family
         manager = package_manager(ctx.shell.which, family)
         wanted = self.wanted.get(manager or "", ())
         installed = installed_packages(ctx.shell, manager, wanted) if manager else set()
