@@ -35,8 +35,9 @@ class JournalEntry:
 
 
 class RevertContext(Protocol):
-    """What a reverter uses of the engine's Context. This module sits below
-    the engine (the engine imports it), so it asks for just these two."""
+    """What a reverter uses of a step's Context (mboxed.contract). This
+    module sits below the contract, which imports it, so it asks for just
+    these two."""
 
     shell: Any  # mboxed.shell.Shell
     current_step: str | None

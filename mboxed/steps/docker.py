@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.docker_engine import (
     DEFAULT_PIDFILE,
     DockerProbe,
@@ -25,7 +26,6 @@ from mboxed.docker_engine import (
     stop_daemon,
     wait_reachable,
 )
-from mboxed.engine import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
 from mboxed.host import (
     group_exists,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mboxed.engine import BaseStep, Context, Plan
+from mboxed.contract import BaseStep, Context, Plan
 from mboxed.host import gather
 from mboxed.host_checks import Check, evaluate
 

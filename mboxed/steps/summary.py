@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mboxed.engine import BaseStep, Context, Plan
+from mboxed.contract import BaseStep, Context, Plan
 from mboxed.errors import Deferred
 from mboxed.sciencebox.access import pick_user
 from mboxed.sciencebox.summary import build_summary

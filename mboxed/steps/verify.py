@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mboxed.engine import Action, BaseStep, Context, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.errors import Deferred, MboxedError
 from mboxed.sciencebox.access import smoke_target
 from mboxed.sciencebox.smoke import Report, Target, describe_failures, run_smoke, run_until_healthy
