@@ -31,6 +31,10 @@ class App:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     out: IO[str] = field(default_factory=lambda: sys.stdout)
 
+    # The log this run writes to, once start_log() opened it: where an error
+    # message points (mboxed.cli.main).
+    log_file: str | None = field(default=None, init=False)
+
     def __post_init__(self) -> None:
         check_deployment_name(self.deployment)
         self._log_handler: logging.Handler | None = None
@@ -105,11 +109,8 @@ class App:
         root.addHandler(handler)
         self._log_handler = handler
         os.chmod(path, 0o600)
+        self.log_file = str(path)
         log.info("=== mboxed %s %s (deployment %s) ===", __version__, command, self.deployment)
-
-    @property
-    def log_path(self) -> str:
-        return str(self.paths.log_file(self.deployment))
 
     # -- engine ----------------------------------------------------------------
     @cached_property

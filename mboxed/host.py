@@ -1,4 +1,6 @@
-"""Facts about the host: OS, architecture, CPUs, memory, disk, package manager.
+"""Facts about the host: architecture, CPUs, memory, disk, ports, users and
+groups, package manager (the OS release: mboxed.os_release), and `gather()`,
+which reads all that the host checks look at (mboxed.host_checks).
 
 Each fact is a small reader plus a pure parser (tested on captured real
 output), in the manner of pyinfra's facts. Nothing here changes the host.
@@ -14,107 +16,14 @@ import pwd
 import shutil
 import socket
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-# --- OS release ------------------------------------------------------------------
-
-# ID / ID_LIKE values (os-release(5)) that name a package-manager family.
-_DEBIAN_IDS = {"debian", "ubuntu", "linuxmint", "pop", "raspbian"}
-_RHEL_IDS = {"fedora", "rhel", "centos", "rocky", "almalinux", "ol"}
-
-# The oldest release of each distribution mboxed is meant for: the ones that
-# ship a Docker engine and cgroup setup minikube/kind still support.
-SUPPORTED: dict[str, tuple[int, ...]] = {
-    "debian": (11,),
-    "ubuntu": (20, 4),
-    "fedora": (38,),
-    "rhel": (8,),
-    "centos": (9,),
-    "rocky": (8,),
-    "almalinux": (8,),
-    "macos": (12,),
-}
-
-
-@dataclass(frozen=True)
-class OsRelease:
-    id: str
-    version_id: str = ""
-    id_like: tuple[str, ...] = ()
-    pretty_name: str = ""
-
-    @property
-    def family(self) -> str:
-        """debian | rhel | macos | other."""
-        ids = {self.id, *self.id_like}
-        if self.id == "macos":
-            return "macos"
-        if ids & _DEBIAN_IDS:
-            return "debian"
-        if ids & _RHEL_IDS:
-            return "rhel"
-        return "other"
-
-    @property
-    def version(self) -> tuple[int, ...]:
-        parts: list[int] = []
-        for piece in self.version_id.split("."):
-            digits = "".join(ch for ch in piece if ch.isdigit())
-            if not digits:
-                break
-            parts.append(int(digits))
-        return tuple(parts)
-
-    @property
-    def label(self) -> str:
-        return self.pretty_name or f"{self.id} {self.version_id}".strip()
-
-
-def parse_os_release(text: str) -> OsRelease:
-    """Parse /etc/os-release (KEY=value lines, values optionally quoted)."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value.replace('\\"', '"')
-    return OsRelease(
-        id=values.get("ID", "linux").lower(),
-        version_id=values.get("VERSION_ID", ""),
-        id_like=tuple(values.get("ID_LIKE", "").lower().split()),
-        pretty_name=values.get("PRETTY_NAME", ""),
-    )
-
-
-def parse_sw_vers(text: str) -> OsRelease:
-    """Parse macOS `sw_vers` output (ProductName / ProductVersion lines)."""
-    values = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        values[key.strip()] = value.strip()
-    version = values.get("ProductVersion", "")
-    return OsRelease(id="macos", version_id=version, pretty_name=f"macOS {version}".strip())
-
-
-def os_supported(release: OsRelease) -> tuple[str, str]:
-    """('ok'|'warn'|'fail', why)."""
-    minimum = SUPPORTED.get(release.id)
-    if minimum is None:
-        for like in release.id_like:
-            if like in SUPPORTED:
-                return "warn", f"{release.label} is like {like}, not tested with mboxed"
-        return "warn", f"{release.label} is not a distribution mboxed is tested on"
-    if release.version and release.version < minimum:
-        need = ".".join(str(n) for n in minimum)
-        return "warn", f"{release.label} is older than {release.id} {need}"
-    return "ok", release.label
-
+from mboxed.docker_engine import DockerProbe, probe_docker
+from mboxed.os_release import OsRelease, parse_sw_vers, read_os_release
 
 # --- architecture ------------------------------------------------------------------
 
@@ -350,10 +259,7 @@ def read_host(shell: Any) -> HostFacts:
         total = _darwin_memory(shell)
         available = total
     else:
-        try:
-            release = parse_os_release(Path("/etc/os-release").read_text())
-        except OSError:
-            release = OsRelease(id=system)
+        release = read_os_release(system)
         try:
             total, available = parse_meminfo(Path("/proc/meminfo").read_text())
         except OSError:
@@ -369,4 +275,105 @@ def read_host(shell: Any) -> HostFacts:
         user=invoking_user(shell.env),
         package_manager=package_manager(shell.which, release.family),
         systemd=Path("/run/systemd/system").is_dir(),
+    )
+
+
+# --- everything the host checks look at ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the checks look at, read once."""
+
+    host: HostFacts
+    disk_path: str
+    disk_free_mib: int
+    ports_busy: Mapping[int, bool]
+    fuse: bool
+    kvm: bool
+    inotify_watches: int | None
+    inotify_instances: int | None
+    cgroup: int | None
+    docker: DockerProbe
+    docker_group: bool  # the invoking user is in the docker group (group database)
+    sudo: str  # root | passwordless | password | missing
+    reach: Mapping[str, str] = field(default_factory=dict)  # host -> "" (ok) or error
+
+
+def download_hosts(mirror: str | None) -> list[str]:
+    """Hosts mboxed downloads from: the mirror's, or the upstream ones."""
+    if mirror:
+        return [urlsplit(mirror).netloc]
+    from mboxed.downloads import PINNED
+
+    hosts: list[str] = []
+    for release in PINNED.values():
+        netloc = urlsplit(release.url).netloc
+        if netloc not in hosts:
+            hosts.append(netloc)
+    return hosts
+
+
+def probe_host(netloc: str, timeout: float = 3.0) -> str:
+    """'' when a TCP connection to host:port opens, else why not."""
+    host, _, port_text = netloc.partition(":")
+    port = int(port_text) if port_text.isdigit() else 443
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return "does not resolve"
+    last = "unreachable"
+    for family, kind, proto, _, address in infos[:3]:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(timeout)
+                sock.connect(address)
+                return ""
+        except OSError as exc:
+            last = exc.strerror or str(exc)
+    return last
+
+
+def sudo_state(shell: Any) -> str:
+    if shell.is_root():
+        return "root"
+    if shell.which("sudo") is None:
+        return "missing"
+    result = shell.run(["sudo", "-n", "true"], check=False, timeout=10)
+    return "passwordless" if result.ok else "password"
+
+
+def gather(
+    shell: Any,
+    mirror: str | None = None,
+    ports: Sequence[int] = (80, 443),
+    network: bool = True,
+) -> Snapshot:
+    """Read the host for the checks. No side effects. With `network`, also try
+    a TCP connection to each download host (or the mirror)."""
+    host = read_host(shell)
+    docker = probe_docker(shell)
+    if docker.root_dir:
+        disk_path = docker.root_dir
+    elif host.os == "darwin":
+        disk_path = str(Path(shell.env.get("HOME") or Path.home()))
+    else:
+        disk_path = "/var/lib/docker"
+    hosts = download_hosts(mirror) if network else []
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        reach = dict(zip(hosts, pool.map(probe_host, hosts), strict=True))
+    return Snapshot(
+        host=host,
+        disk_path=disk_path,
+        disk_free_mib=free_disk_mib(Path(disk_path)),
+        ports_busy={port: port_busy(port) for port in ports},
+        fuse=Path("/dev/fuse").exists(),
+        kvm=Path("/dev/kvm").exists(),
+        inotify_watches=read_int("/proc/sys/fs/inotify/max_user_watches"),
+        inotify_instances=read_int("/proc/sys/fs/inotify/max_user_instances"),
+        cgroup=cgroup_version() if host.os == "linux" else None,
+        docker=docker,
+        docker_group=host.user == "root" or user_in_group(host.user, "docker"),
+        sudo=sudo_state(shell),
+        reach=reach,
     )

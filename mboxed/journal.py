@@ -1,4 +1,4 @@
-"""Generic reverters for journaled host changes.
+"""Journaled host changes: the entry a step records, and the generic reverters.
 
 A step records what it changed with `ctx.record(kind, **data)` right after
 changing it; `down` hands the entries back to the step's `undo`, whose default
@@ -10,24 +10,49 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from mboxed.engine import Context, JournalEntry
 from mboxed.errors import MboxedError
+from mboxed.state import now_iso
 
 
-def _file_created(ctx: Context, data: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class JournalEntry:
+    """A host change a step made, so `down` can revert exactly it."""
+
+    kind: str
+    data: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "data": dict(self.data), "at": now_iso()}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> JournalEntry:
+        return cls(str(raw["kind"]), dict(raw.get("data") or {}))
+
+
+class RevertContext(Protocol):
+    """What a reverter uses of a step's Context (mboxed.contract). This
+    module sits below the contract, which imports it, so it asks for just
+    these two."""
+
+    shell: Any  # mboxed.shell.Shell
+    current_step: str | None
+
+
+def _file_created(ctx: RevertContext, data: dict[str, Any]) -> None:
     with contextlib.suppress(FileNotFoundError):
         Path(data["path"]).unlink()
 
 
-def _dir_created(ctx: Context, data: dict[str, Any]) -> None:
+def _dir_created(ctx: RevertContext, data: dict[str, Any]) -> None:
     shutil.rmtree(data["path"], ignore_errors=True)
 
 
-def _line_added(ctx: Context, data: dict[str, Any]) -> None:
+def _line_added(ctx: RevertContext, data: dict[str, Any]) -> None:
     path = Path(data["path"])
     if not path.exists():
         return
@@ -40,12 +65,12 @@ def _line_added(ctx: Context, data: dict[str, Any]) -> None:
         path.write_text(text)
 
 
-def _command(ctx: Context, data: dict[str, Any]) -> None:
+def _command(ctx: RevertContext, data: dict[str, Any]) -> None:
     """`data['undo']` is the argv that reverses the change."""
     ctx.shell.run(list(data["undo"]), root=bool(data.get("root")), check=data.get("check", True))
 
 
-REVERTERS: dict[str, Callable[[Context, dict[str, Any]], None]] = {
+REVERTERS: dict[str, Callable[[RevertContext, dict[str, Any]], None]] = {
     "file_created": _file_created,
     "dir_created": _dir_created,
     "line_added": _line_added,
@@ -53,7 +78,7 @@ REVERTERS: dict[str, Callable[[Context, dict[str, Any]], None]] = {
 }
 
 
-def revert(ctx: Context, entry: JournalEntry) -> None:
+def revert(ctx: RevertContext, entry: JournalEntry) -> None:
     reverter = REVERTERS.get(entry.kind)
     if reverter is None:
         raise MboxedError(

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
+from mboxed.docker_engine import DEFAULT_PIDFILE, probe_docker, running_pids, stop_daemon
 from mboxed.shell import Shell
 from mboxed.steps import PIPELINE
-from mboxed.steps.docker import DEFAULT_PIDFILE, probe_docker, running_pids, stop_daemon
 from tests.end_to_end_world import EndToEnd, end_to_end, host_ready, mutating
 
 STEPS = [name for name, _ in PIPELINE]

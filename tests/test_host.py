@@ -7,64 +7,33 @@ import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mboxed.downloads import PINNED
 from mboxed.host import (
-    OsRelease,
     cgroup_version,
+    download_hosts,
     existing_ancestor,
     free_disk_mib,
+    gather,
     invoking_user,
     listening_ports,
     normalize_arch,
-    os_supported,
     package_manager,
     parse_cgroup_cpu_max,
     parse_meminfo,
-    parse_os_release,
     parse_proc_net_tcp,
-    parse_sw_vers,
     port_busy,
+    probe_host,
     read_host,
     user_in_group,
 )
+from mboxed.os_release import parse_os_release
 from mboxed.shell import Shell
+from tests.file_server import FileServer
 
-DEBIAN_12 = """\
-PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
-NAME="Debian GNU/Linux"
-VERSION_ID="12"
-VERSION="12 (bookworm)"
-VERSION_CODENAME=bookworm
-ID=debian
-HOME_URL="https://www.debian.org/"
-"""
-UBUNTU_2204 = """\
-PRETTY_NAME="Ubuntu 22.04.4 LTS"
-NAME="Ubuntu"
-VERSION_ID="22.04"
-ID=ubuntu
-ID_LIKE=debian
-"""
-FEDORA_40 = """\
-NAME="Fedora Linux"
-VERSION="40 (Workstation Edition)"
-ID=fedora
-VERSION_ID=40
-PRETTY_NAME="Fedora Linux 40 (Workstation Edition)"
-"""
-ROCKY_9 = """\
-NAME="Rocky Linux"
-VERSION="9.4 (Blue Onyx)"
-ID="rocky"
-ID_LIKE="rhel centos fedora"
-VERSION_ID="9.4"
-PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
-"""
-ARCH = 'NAME="Arch Linux"\nID=arch\nBUILD_ID=rolling\nPRETTY_NAME="Arch Linux"\n'
-# `sw_vers` on macOS 14
-SW_VERS = "ProductName:\t\tmacOS\nProductVersion:\t\t14.5\nBuildVersion:\t\t23F79\n"
 # Captured from this machine's /proc/meminfo (head) and /proc/net/tcp.
 MEMINFO = "MemTotal:       24683656 kB\nMemFree:        22980336 kB\nMemAvailable:   24039836 kB\n"
 PROC_NET_TCP = """\
@@ -73,39 +42,6 @@ PROC_NET_TCP = """\
    1: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 64492 1
    2: 0100007F:A7C3 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 64493 1
 """
-
-
-@pytest.mark.parametrize(
-    ("text", "id_", "family", "version", "status"),
-    [
-        (DEBIAN_12, "debian", "debian", (12,), "ok"),
-        (UBUNTU_2204, "ubuntu", "debian", (22, 4), "ok"),
-        (FEDORA_40, "fedora", "rhel", (40,), "ok"),
-        (ROCKY_9, "rocky", "rhel", (9, 4), "ok"),
-        (ARCH, "arch", "other", (), "warn"),
-    ],
-)
-def test_parse_os_release(
-    text: str, id_: str, family: str, version: tuple[int, ...], status: str
-) -> None:
-    release = parse_os_release(text)
-    assert (release.id, release.family, release.version) == (id_, family, version)
-    assert os_supported(release)[0] == status
-
-
-def test_old_releases_are_a_warning_naming_the_minimum() -> None:
-    status, why = os_supported(OsRelease("ubuntu", "18.04", ("debian",), "Ubuntu 18.04.6 LTS"))
-    assert status == "warn" and "older than ubuntu 20.4" in why
-
-
-def test_derivative_is_named_by_what_it_is_like() -> None:
-    status, why = os_supported(OsRelease("linuxmint", "21.3", ("ubuntu", "debian"), "Mint"))
-    assert status == "warn" and "like ubuntu" in why
-
-
-def test_parse_sw_vers() -> None:
-    release = parse_sw_vers(SW_VERS)
-    assert (release.id, release.version, release.family) == ("macos", (14, 5), "macos")
 
 
 @pytest.mark.parametrize(
@@ -190,3 +126,33 @@ def test_read_host_for_real() -> None:
     assert host.platform == f"{host.os}/{host.arch}"
     if Path("/etc/os-release").exists():
         assert host.release.id == parse_os_release(Path("/etc/os-release").read_text()).id
+
+
+def test_download_hosts_are_the_pinned_ones_or_the_mirror() -> None:
+    assert download_hosts(None) == ["dl.k8s.io", "get.helm.sh", "github.com"]
+    assert {h.split("/")[2] for h in (r.url for r in PINNED.values())} == set(download_hosts(None))
+    assert download_hosts("http://10.0.0.5:8080/mboxed") == ["10.0.0.5:8080"]
+
+
+@pytest.fixture
+def mirror() -> Any:
+    with FileServer() as server:
+        yield server
+
+
+def test_gather_reads_this_host(mirror: FileServer) -> None:
+    snap = gather(Shell(), mirror.url)
+    assert snap.host.cpus >= 1 and snap.host.mem_total_mib > 0
+    assert snap.disk_free_mib > 0
+    assert set(snap.ports_busy) == {80, 443}
+    assert snap.reach == {mirror.url.split("//")[1]: ""}
+
+
+def test_an_unreachable_download_host_says_why() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert probe_host(f"127.0.0.1:{port}") == "Connection refused"
+    snap = gather(Shell(), f"http://127.0.0.1:{port}", network=True)
+    assert snap.reach == {f"127.0.0.1:{port}": "Connection refused"}
+    assert gather(Shell(), f"http://127.0.0.1:{port}", network=False).reach == {}

@@ -6,12 +6,16 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mboxed import __version__
 from mboxed.errors import Interrupted, MboxedError
+
+if TYPE_CHECKING:  # imported when a command runs, not for `mboxed --help`
+    from mboxed.app import App
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("mboxed.cli.up:up", "Bring ScienceBox up, from a bare host to a logged-in demo user."),
@@ -63,8 +67,18 @@ def cli() -> None:
 
 INTERRUPTED = "interrupted: the state was saved; run the same command again to resume"
 
-# Set by commands that open a deployment log, so a crash can point at it.
-CURRENT_LOG: list[str] = []
+
+@dataclass
+class Invocation:
+    """One call of main(), handed to the commands as click's `obj`: the App a
+    command builds registers here, so that main() can point an error at the
+    log of this run (App.log_file), and never at an earlier call's."""
+
+    app: App | None = None
+
+    @property
+    def log_file(self) -> str | None:
+        return self.app.log_file if self.app is not None else None
 
 
 def _fail(lines: list[str], code: int) -> int:
@@ -74,9 +88,9 @@ def _fail(lines: list[str], code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    CURRENT_LOG.clear()  # a log named by an earlier call in this process is not this run's
+    invocation = Invocation()
     try:
-        result = cli.main(args=argv, prog_name="mboxed", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="mboxed", standalone_mode=False, obj=invocation)
     except click.exceptions.Abort as exc:
         # click turns Ctrl-C into Abort; a run interrupted mid-step saved its state.
         if isinstance(exc.__cause__, KeyboardInterrupt):
@@ -91,8 +105,8 @@ def main(argv: list[str] | None = None) -> Any:
         ]
         if exc.hint:
             lines.append(f"hint: {exc.hint}")
-        if CURRENT_LOG:
-            lines.append(f"log: {CURRENT_LOG[-1]}")
+        if invocation.log_file:
+            lines.append(f"log: {invocation.log_file}")
         sys.exit(_fail(lines, 1))
     except (KeyboardInterrupt, Interrupted):
         sys.exit(
@@ -100,7 +114,7 @@ def main(argv: list[str] | None = None) -> Any:
         )
     except Exception:
         details = traceback.format_exc()
-        where = _write_crash(details)
+        where = _write_crash(details, invocation.log_file)
         sys.exit(
             _fail(
                 [
@@ -116,14 +130,14 @@ def main(argv: list[str] | None = None) -> Any:
     return result
 
 
-def _write_crash(details: str) -> str:
+def _write_crash(details: str, log_file: str | None) -> str:
     import logging
 
     from mboxed.paths import Paths
 
     logging.getLogger("mboxed").error("crash:\n%s", details)
-    if CURRENT_LOG:
-        return CURRENT_LOG[-1]
+    if log_file:
+        return log_file
     path = Paths.from_env().state_root / "crash.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""`mboxed doctor`: check this host against a profile's needs (preflight only).
+"""`mboxed doctor`: check this host against a profile's needs (the preflight checks).
 
 Exit 0 when nothing failed (warnings allowed), 1 when a check failed.
 `--json` prints the list of checks for a machine (an instructor collecting
@@ -29,7 +29,8 @@ MARK = {"ok": "✓", "warn": "!", "fail": "✗"}
 def doctor(app: App, as_json: bool) -> None:
     """Check this host against a profile's needs; change nothing."""
     from mboxed.downloads import check_mirror
-    from mboxed.steps.preflight import evaluate, gather
+    from mboxed.host import gather
+    from mboxed.host_checks import evaluate
 
     mirror = app.mirror  # --mirror, MBOXED_MIRROR, else the one the last `up` used
     if mirror:

@@ -5,7 +5,6 @@ import shutil
 import click
 
 from mboxed.app import App
-from mboxed.cli import CURRENT_LOG
 from mboxed.cli.options import deployment_options
 
 
@@ -21,7 +20,6 @@ def down(app: App, purge: bool) -> None:
         click.echo(f"deployment {app.deployment!r} has no state: nothing to take down")
     else:
         app.start_log("down")
-        CURRENT_LOG.append(app.log_path)
         app.pipeline().down(app.context())
     if purge:
         shutil.rmtree(app.paths.deployment_dir(app.deployment), ignore_errors=True)

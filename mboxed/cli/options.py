@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from mboxed.app import App
+from mboxed.cli import Invocation
 from mboxed.engine import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,6 +35,9 @@ def deployment_options(*, profile: bool = True, run: bool = False) -> Callable[[
                 overrides=tuple(kwargs.pop("overrides", ())),
                 options=options,
             )
+            invocation = click.get_current_context().find_object(Invocation)
+            if invocation is not None:  # run through main(), not click alone
+                invocation.app = app
             return fn(app=app, **kwargs)
 
         decorated: Any = wrapper

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import click
 
 from mboxed.app import App
-from mboxed.cli import CURRENT_LOG
 from mboxed.engine import StepResult
 from mboxed.errors import MboxedError
 from mboxed.steps import PIPELINE
@@ -42,7 +41,6 @@ def run_up(
         app.reporter = PlainReporter(io.StringIO())
     if not dry_run:
         app.start_log(command)
-        CURRENT_LOG.append(app.log_path)
         app.remember_profile()
     ctx = app.context()
     try:

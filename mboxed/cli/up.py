@@ -23,6 +23,6 @@ def up(app: App, dry_run: bool, only: tuple[str, ...], from_: str | None) -> Non
     if not dry_run and any(
         r.name == "summary" and r.outcome in ("done", "skipped") for r in _results
     ):
-        from mboxed.steps.summary import render
+        from mboxed.sciencebox.summary import render
 
         click.echo(render(app.state.outputs("summary")))

@@ -24,8 +24,8 @@ def verify(app: App, as_json: bool, wait: float) -> None:
     """Run the smoke test against the deployment, from outside through the
     ingress: landing page, IdP discovery, CERNBox web, SWAN hub health and a
     demo user logging in. Exits 1 when a check fails."""
+    from mboxed.sciencebox.access import smoke_target
     from mboxed.sciencebox.smoke import run_until_healthy
-    from mboxed.steps.verify import smoke_target
 
     if not app.state.exists:
         raise MboxedError(
@@ -34,7 +34,7 @@ def verify(app: App, as_json: bool, wait: float) -> None:
         )
     ctx = app.context()
     try:
-        target = smoke_target(ctx)
+        target = smoke_target(ctx.outputs, ctx.profile)
     except Deferred as exc:
         raise MboxedError(
             f"deployment {app.deployment!r} is not up yet: the smoke test runs {exc.message}",

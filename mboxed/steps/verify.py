@@ -8,46 +8,13 @@ deployment and skips this step only while it still passes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from mboxed.engine import Action, BaseStep, Context, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.errors import Deferred, MboxedError
+from mboxed.sciencebox.access import smoke_target
 from mboxed.sciencebox.smoke import Report, Target, describe_failures, run_smoke, run_until_healthy
-
-SERVICE_USERS = {"reva"}  # eos-user-cache-refresher's identity, not a person
-
-
-def pick_user(users: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
-    """A demo user to log in with: einstein if there, else the first person."""
-    people = [u for u in users if u.get("name") not in SERVICE_USERS and u.get("password")]
-    for user in people:
-        if user.get("name") == "einstein":
-            return str(user["name"]), str(user["password"])
-    return (str(people[0]["name"]), str(people[0]["password"])) if people else None
-
-
-def smoke_target(ctx: Context, timeout: float = 15.0) -> Target:
-    cluster = ctx.outputs("cluster")
-    if not cluster.get("hostname"):
-        raise Deferred("cluster")
-    ca_cert = None
-    if ctx.profile.tls == "local-ca":
-        ca_cert = ctx.outputs("tls").get("ca_cert")
-        if not ca_cert:
-            raise Deferred("tls")
-    components = ctx.profile.sciencebox.components
-    return Target(
-        hostname=str(cluster["hostname"]),
-        address=str(cluster.get("ingress_address") or cluster["hostname"]),
-        port=int(cluster.get("https_port") or 443),
-        ca_cert=str(ca_cert) if ca_cert else None,
-        verify=ctx.profile.tls == "local-ca",
-        swan=components.swan,
-        cernbox=components.cernbox,
-        user=pick_user(list(ctx.outputs("users").get("users") or [])),
-        timeout=timeout,
-    )
 
 
 def plan_verify(report: Report) -> Plan:
@@ -68,7 +35,7 @@ class VerifyStep(BaseStep):
     def _target(self, ctx: Context) -> Target:
         if not ctx.outputs("ready"):
             raise Deferred("ready")
-        return smoke_target(ctx)
+        return smoke_target(ctx.outputs, ctx.profile)
 
     def inputs(self, ctx: Context) -> Mapping[str, Any]:
         return {

@@ -126,3 +126,15 @@ def test_hints_name_the_deployment() -> None:
     result = mboxed("up", "--name", "lab", "--only", "tls", "--yes")  # hostname auto: no cluster
     assert result.returncode == 1
     assert "hint: run `mboxed up --name lab` (or add --only cluster)" in result.stderr
+    log = Path(os.environ["MBOXED_HOME"]) / "state" / "lab" / "mboxed.log"
+    assert result.stderr.rstrip().endswith(f"log: {log}")
+
+
+def test_an_error_names_the_log_of_its_own_run_only(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["up", "--name", "lab", "--only", "tls", "--yes"])
+    assert "log: " in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # fails before it opens a log: none to name
+        cli.main(["plan", "--profile", "nope"])
+    err = capsys.readouterr().err
+    assert "unknown profile 'nope'" in err and "log: " not in err

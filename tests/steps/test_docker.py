@@ -12,22 +12,17 @@ from typing import Any
 
 import pytest
 
-from mboxed.errors import MboxedError
-from mboxed.host import OsRelease
-from mboxed.profile import load_profile
-from mboxed.shell import Shell
-from mboxed.steps.docker import (
+from mboxed.docker_engine import (
     DEFAULT_PIDFILE,
-    DockerFacts,
     DockerProbe,
-    DockerStep,
-    docker_endpoint,
-    dockerd_argv,
-    plan_docker,
     probe_docker,
     running_pids,
     stop_daemon,
 )
+from mboxed.errors import MboxedError
+from mboxed.host import OsRelease
+from mboxed.profile import load_profile
+from mboxed.steps.docker import DockerFacts, DockerStep, plan_docker
 from tests.steps.host_world import make_world
 
 DEBIAN = OsRelease("debian", "12", (), "Debian GNU/Linux 12 (bookworm)")
@@ -186,35 +181,6 @@ def test_macos_without_engine_or_brew_says_what_to_install() -> None:
     mac = facts(os="darwin", probe=ABSENT, release=OsRelease("macos", "14.5"), brew=False)
     with pytest.raises(MboxedError, match="Homebrew is not installed"):
         plan_docker(mac, DIR, profile())
-
-
-def test_dockerd_listens_where_docker_host_points() -> None:
-    assert dockerd_argv({}) == ["dockerd"]
-    assert dockerd_argv({"DOCKER_HOST": "unix:///var/run/docker.sock"}) == ["dockerd"]
-    assert dockerd_argv({"DOCKER_HOST": "unix:///tmp/d.sock"}) == [
-        "dockerd",
-        "-H",
-        "unix:///tmp/d.sock",
-    ]
-
-
-def test_endpoint_prefers_docker_host_then_existing_sockets(tmp_path: Path) -> None:
-    assert docker_endpoint({"DOCKER_HOST": "tcp://1.2.3.4:2375"}) == "tcp://1.2.3.4:2375"
-    colima = tmp_path / ".colima" / "default" / "docker.sock"
-    colima.parent.mkdir(parents=True)
-    colima.touch()
-    found = docker_endpoint({}, home=tmp_path)
-    assert found in ("unix:///var/run/docker.sock", f"unix://{colima}")
-    if not Path("/var/run/docker.sock").exists():
-        assert found == f"unix://{colima}"
-
-
-def test_probe_of_a_missing_socket_says_so(tmp_path: Path) -> None:
-    shell = Shell(env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock", "PATH": ""})
-    probe = probe_docker(shell, timeout=2)
-    assert not probe.reachable
-    assert probe.error == "no Docker socket"
-    assert probe.summary == "no Docker socket"
 
 
 # --- for real -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The packages step: parsers on captured output, the plan as a table, the
-three-way test through dnf and brew stand-ins, and for real with apt as root."""
+"""The packages step: the plan as a table, the three-way test through dnf and
+brew stand-ins, and for real with apt as root."""
 
 from __future__ import annotations
 
@@ -7,50 +7,15 @@ import hashlib
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from mboxed.engine import Context
 from mboxed.errors import MboxedError
-from mboxed.steps.packages import (
-    ESSENTIALS,
-    PackagesFacts,
-    PackagesStep,
-    apt_lists_stale,
-    parse_brew_list,
-    parse_dnf_list_installed,
-    parse_dpkg_query,
-    plan_packages,
-)
+from mboxed.steps.packages import ESSENTIALS, PackagesFacts, PackagesStep, plan_packages
 from tests.file_server import FileServer
 from tests.steps.host_world import make_world
-
-# Captured on Debian 12: dpkg-query -W -f '${Package}\t${db:Status-Abbrev}\n' \
-#   curl ca-certificates socat conntrack sl   (the last three not installed;
-# dpkg-query says so on stderr and exits 1); plus a removed-with-config entry.
-DPKG_QUERY = "ca-certificates\tii \ncurl\tii \nlibfoo:amd64\tii \nsl\trc \n"
-
-# dnf 4 `dnf list --installed curl socat` (Fedora 40).
-DNF_LIST = """\
-Last metadata expiration check: 0:12:03 ago on Sun 24 Nov 2024 10:00:00 AM UTC.
-Installed Packages
-curl.x86_64                                  8.6.0-10.fc40                        @updates
-socat.x86_64                                 1.8.0.0-2.fc40                       @fedora
-"""
-
-
-def test_parse_dpkg_query_keeps_installed_only() -> None:
-    assert parse_dpkg_query(DPKG_QUERY) == {"ca-certificates", "curl", "libfoo"}
-
-
-def test_parse_dnf_list_installed() -> None:
-    assert parse_dnf_list_installed(DNF_LIST) == {"curl", "socat"}
-
-
-def test_parse_brew_list() -> None:
-    assert parse_brew_list("colima\ndocker\n\n") == {"colima", "docker"}
 
 
 @pytest.mark.parametrize(
@@ -87,14 +52,6 @@ def test_plan_table(facts: PackagesFacts, summaries: list[str], reason: str) -> 
 def test_no_package_manager_is_a_clear_error() -> None:
     with pytest.raises(MboxedError, match="no package manager found"):
         plan_packages(PackagesFacts(None, (), frozenset()))
-
-
-def test_apt_lists_age(tmp_path: Path) -> None:
-    assert apt_lists_stale(tmp_path)  # no lists at all
-    lists = tmp_path / "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"
-    lists.write_text("")
-    assert not apt_lists_stale(tmp_path)
-    assert apt_lists_stale(tmp_path, now=time.time() + 2 * 86400)
 
 
 # --- three ways, through the stand-ins ------------------------------------------------

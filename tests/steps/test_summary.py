@@ -8,7 +8,8 @@ import pytest
 
 from mboxed.engine import Options, Pipeline
 from mboxed.errors import Deferred
-from mboxed.steps.summary import SummaryStep, build_summary, render
+from mboxed.sciencebox.summary import render
+from mboxed.steps.summary import SummaryStep
 from tests.steps.sciencebox_world import World, make_world
 
 USERS = [
@@ -72,22 +73,6 @@ def test_other_port_deployment_name_no_swan_and_trusted_ca(tmp_path: Path) -> No
     assert summary["commands"]["down"] == "mboxed down --name class-a"
     assert "trust" not in summary["commands"]
     assert "Browsers will warn" not in render(summary)
-
-
-def test_tls_none_has_no_ca_advice() -> None:
-    summary = build_summary(
-        hostname="h.example.org",
-        https_port=443,
-        swan=True,
-        cernbox=True,
-        deployment="default",
-        demo_user=None,
-        tls="none",
-        ca_cert=None,
-        trusted=False,
-    )
-    assert "ca_cert" not in summary
-    assert "log in as" not in render(summary)
 
 
 def test_deferred_until_the_cluster_has_a_hostname(tmp_path: Path) -> None:

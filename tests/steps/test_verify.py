@@ -12,7 +12,7 @@ import pytest
 from mboxed.cli import main
 from mboxed.engine import Pipeline
 from mboxed.errors import Deferred, MboxedError
-from mboxed.steps.verify import VerifyStep, pick_user
+from mboxed.steps.verify import VerifyStep
 from tests.sciencebox.https_site import Site, https_site
 from tests.steps.sciencebox_world import World, make_world, when_progress
 
@@ -93,20 +93,6 @@ def test_deferred_until_ready(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     with pytest.raises(Deferred, match="after ready"):
         VerifyStep().facts(world.ctx)
-
-
-@pytest.mark.parametrize(
-    ("users", "expected"),
-    [
-        (USERS, ("einstein", "relativity")),
-        ([{"name": "reva", "password": "reva"}, {"name": "student01", "password": "pw"}],
-         ("student01", "pw")),
-        ([{"name": "reva", "password": "reva"}], None),
-        ([], None),
-    ],
-)  # fmt: skip
-def test_pick_user_table(users: list[dict[str, str]], expected: tuple[str, str] | None) -> None:
-    assert pick_user(users) == expected
 
 
 def test_mboxed_verify_prints_each_check_and_exits_by_result(
