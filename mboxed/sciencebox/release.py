@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mboxed.engine import Action, Plan
+from mboxed.errors import MboxedError
 
 
 def normalise(values: Any) -> Any:
@@ -41,6 +42,16 @@ def secret_strings(secrets: Mapping[str, Any], users: Iterable[Mapping[str, Any]
         str(u["password"]) for u in users if u.get("password") and u.get("source") != "classic"
     ]
     return found
+
+
+def check_namespace(chart_name: str, namespace: str) -> None:
+    if chart_name == "sciencebox" and namespace != "default":
+        raise MboxedError(
+            f"sciencebox.namespace is {namespace!r}, but the ScienceBox chart only "
+            "works in namespace 'default' (its cernbox templates hard-code "
+            "<release>-mgm.default.svc.cluster.local)",
+            hint="remove sciencebox.namespace from your profile (default: default)",
+        )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from mboxed.sciencebox import ldap_seed
 from mboxed.sciencebox.helm import ClusterUnreachable, Helm, KubeContextMissing
 from mboxed.sciencebox.release import (
     ReleaseFacts,
+    check_namespace,
     normalise,
     plan_release,
     secret_strings,
@@ -132,13 +134,7 @@ class ScienceBoxStep(BaseStep):
         sb = ctx.profile.sciencebox
         chart = self._chart(ctx)
         cluster = self._cluster(ctx)
-        if chart.get("name") == "sciencebox" and sb.namespace != "default":
-            raise MboxedError(
-                f"sciencebox.namespace is {sb.namespace!r}, but the ScienceBox chart only "
-                "works in namespace 'default' (its cernbox templates hard-code "
-                "<release>-mgm.default.svc.cluster.local)",
-                hint="remove sciencebox.namespace from your profile (default: default)",
-            )
+        check_namespace(str(chart.get("name") or ""), sb.namespace)
         self._guard_secrets(ctx)
         desired = normalise(self._values(ctx))
         postrender = normalise(self._postrender(ctx))
@@ -153,7 +149,7 @@ class ScienceBoxStep(BaseStep):
         from mboxed.sciencebox.postrender import leftover_defaults
 
         deployed = helm.get_values(sb.release)
-        chart_label = helm.chart(sb.release)
+        deployed_chart = helm.chart(sb.release)
         manifest = str(status.get("manifest") or "")
         seed = ldap_seed.seed_facts(
             sb.release,
@@ -163,22 +159,14 @@ class ScienceBoxStep(BaseStep):
             desired,
             lambda: kube.api_client(cluster.get("context"), cluster.get("kubeconfig")),
         )
-        return ReleaseFacts(
-            base.release,
-            base.namespace,
-            base.chart_path,
-            base.chart_version,
-            desired,
-            status,
-            deployed,
-            chart_label,
+        return replace(
+            base,
+            status=status,
+            deployed=deployed,
+            deployed_chart=deployed_chart,
             postrender_current=on_disk == postrender,
             leftover_defaults=tuple(leftover_defaults(manifest)),
-            users_changed=seed.users_changed,
-            storage_changed=seed.storage_changed,
-            seed_job=seed.seed_job,
-            ldap_statefulset=seed.ldap_statefulset,
-            seed_job_state=seed.seed_job_state,
+            **asdict(seed),
         )
 
     def plan(self, ctx: Context, facts: ReleaseFacts) -> Plan:
