@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mboxed import kube
 from mboxed.errors import Deferred
 
 WILDCARD_DOMAIN = "nip.io"
@@ -168,22 +169,14 @@ def corefile_remove(corefile: str, ip: str, fqdn: str) -> str:
 
 def read_corefile(client: Any) -> str | None:
     """The CoreDNS Corefile (None when the cluster has no coredns ConfigMap)."""
-    from kubernetes import client as k8s
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        cm = k8s.CoreV1Api(client).read_namespaced_config_map(COREDNS_CONFIGMAP, COREDNS_NAMESPACE)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return str((cm.data or {}).get("Corefile", ""))
+    cm = kube.read_object(client, "ConfigMap", COREDNS_NAMESPACE, COREDNS_CONFIGMAP)
+    if cm is None:
+        return None
+    return str((cm.get("data") or {}).get("Corefile", ""))
 
 
 def write_corefile(client: Any, corefile: str) -> None:
-    """Merge-patch the Corefile; CoreDNS's `reload` plugin picks it up."""
-    from kubernetes import client as k8s
-
-    k8s.CoreV1Api(client).patch_namespaced_config_map(
-        COREDNS_CONFIGMAP, COREDNS_NAMESPACE, {"data": {"Corefile": corefile}}
+    """Patch the Corefile; CoreDNS's `reload` plugin picks it up."""
+    kube.patch_object(
+        client, "ConfigMap", COREDNS_NAMESPACE, COREDNS_CONFIGMAP, {"data": {"Corefile": corefile}}
     )

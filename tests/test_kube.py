@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mboxed import kube
-from mboxed.errors import MboxedError
+from mboxed.errors import MboxedError, TransientError
+from tests.fakes.kube_api import ApiError as FakeApiError
 from tests.fakes.kube_api import KubeAPIServer, load_object
 
 
@@ -83,3 +88,84 @@ def test_apply_manifests_creates_then_updates(tmp_path: Path) -> None:
         stored = api.get("ConfigMap", "a", "x")
         assert stored is not None and stored["data"] == {"k": "2"}
         assert any("fieldManager=mboxed" in path for _, path in api.requests)
+
+
+def refuse(code: int) -> Callable[[str, str], None]:
+    def before(method: str, path: str) -> None:
+        if path.startswith("/api"):
+            raise FakeApiError(code, "Refused", f"refused with {code}", {})
+
+    return before
+
+
+def test_one_table_reads_lists_deletes_and_patches(tmp_path: Path) -> None:
+    with KubeAPIServer() as api:
+        client = kube.api_client("fake", str(api.write_kubeconfig(tmp_path / "config")))
+        api.add({"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "c", "namespace": "x"}, "data": {"k": "1"}})  # fmt: skip
+        api.add(load_object("node-minikube-ready.json"))
+        assert kube.read_object(client, "ConfigMap", "x", "c")["data"] == {"k": "1"}  # type: ignore[index]
+        assert kube.read_object(client, "ConfigMap", "x", "nope") is None
+        kube.patch_object(client, "ConfigMap", "x", "c", {"data": {"k": "2"}})
+        assert [o["data"] for o in kube.list_objects(client, "ConfigMap", "x")] == [{"k": "2"}]
+        assert [n["kind"] for n in kube.list_nodes(client)] == ["Node"]  # cluster-scoped
+        assert kube.delete_object(client, "ConfigMap", "x", "c") is not None
+        assert kube.delete_object(client, "ConfigMap", "x", "c") is None  # gone: an answer
+        assert kube.list_objects(client, "ConfigMap") == []  # all namespaces
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "error"),
+    [(503, "Service Unavailable", TransientError), (403, "Forbidden", kube.ApiError)],
+)
+def test_failures_are_transient_or_not(
+    tmp_path: Path, code: int, reason: str, error: type[MboxedError]
+) -> None:
+    with KubeAPIServer() as api:
+        client = kube.api_client("fake", str(api.write_kubeconfig(tmp_path / "config")))
+        api.before = refuse(code)
+        calls: list[Callable[[], Any]] = [
+            lambda: kube.read_object(client, "Job", "default", "j", hint="why"),
+            lambda: kube.list_objects(client, "Pod", "default"),
+            lambda: kube.delete_object(client, "Job", "default", "j", hint="why"),
+            lambda: kube.patch_object(client, "ConfigMap", "x", "c", {}),
+            lambda: kube.missing_permissions(client, [("get", "", "pods", "")]),
+        ]
+        for call in calls:
+            with pytest.raises(MboxedError) as caught:
+                call()
+            assert type(caught.value) is error
+            assert f"HTTP {code} {reason}" in caught.value.message
+        # a refusal is not worth waiting for... unless the API server is warming up
+        with pytest.raises(MboxedError, match="not ready after"):
+            kube.wait_nodes_ready(client, timeout=0.2, interval=0.05)
+
+
+def test_a_server_that_went_quiet_does_not_hang_a_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kube, "REQUEST_TIMEOUT", 0.3)
+    with socket.socket() as quiet:  # the kernel accepts connections; nobody answers
+        quiet.bind(("127.0.0.1", 0))
+        quiet.listen(16)
+        config = tmp_path / "config"
+        with KubeAPIServer() as api:
+            api.write_kubeconfig(config, context="quiet")
+        text = config.read_text().replace(api.url, f"http://127.0.0.1:{quiet.getsockname()[1]}")
+        config.write_text(text)
+        client = kube.api_client("quiet", str(config))
+        started = time.monotonic()
+        with pytest.raises(TransientError, match="does not answer"):
+            kube.read_object(client, "Deployment", "default", "d")
+        # the dynamic client's discovery passes no timeout of its own
+        with pytest.raises(TransientError, match="does not answer"):
+            kube.apply_manifests(client, [{"apiVersion": "v1", "kind": "ConfigMap",
+                                           "metadata": {"name": "a"}}])  # fmt: skip
+        assert time.monotonic() - started < 5
+
+
+def test_a_server_that_is_down_is_transient(tmp_path: Path) -> None:
+    with KubeAPIServer() as api:
+        client = kube.api_client("fake", str(api.write_kubeconfig(tmp_path / "config")))
+    with pytest.raises(TransientError, match="does not answer"):
+        kube.list_objects(client, "Job", "default")

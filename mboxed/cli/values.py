@@ -34,7 +34,9 @@ def values(app: App, show_secrets: bool) -> None:
             hint="run `mboxed up --only cluster` first, or give one: "
             "mboxed values --set hostname=box.example.org",
         ) from None
-    result, notes = preview_values(ctx, hostname)
+    result, notes = preview_values(
+        ctx.profile, hostname, ctx.outputs("secrets"), ctx.outputs("users"), ctx.outputs("tls")
+    )
     header = [
         f"# Helm values for the ScienceBox chart {ctx.profile.sciencebox.version} "
         f"(deployment {app.deployment!r}, profile {app.loaded_profile.name!r})",

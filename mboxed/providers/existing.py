@@ -9,7 +9,6 @@ user may create what the ScienceBox chart installs in its namespace
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -52,10 +51,7 @@ def required_permissions(namespace: str) -> list[tuple[str, str, str, str]]:
 
 
 def ingress_classes(client: Any) -> list[str]:
-    from kubernetes import client as k8s
-
-    raw = k8s.NetworkingV1Api(client).list_ingress_class(_preload_content=False)
-    return [i["metadata"]["name"] for i in json.loads(raw.data).get("items", [])]
+    return [i["metadata"]["name"] for i in kube.list_objects(client, "IngressClass")]
 
 
 def load_balancer_address(services: Sequence[Mapping[str, Any]]) -> str | None:
@@ -164,12 +160,9 @@ class ExistingProvider:
             )
 
     def ingress_address(self, client: Any) -> str:
-        from kubernetes import client as k8s
-
         from mboxed.providers.kind import node_address
 
-        raw = k8s.CoreV1Api(client).list_service_for_all_namespaces(_preload_content=False)
-        found = load_balancer_address(json.loads(raw.data).get("items", []))
+        found = load_balancer_address(kube.list_objects(client, "Service"))
         return found or node_address(kube.list_nodes(client))
 
     def https_port(self) -> int:

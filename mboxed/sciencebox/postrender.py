@@ -105,18 +105,6 @@ def make_config(secrets: Mapping[str, str], components: Mapping[str, bool]) -> d
     return {"replacements": replacements, "drop_sources": drop, "edits": edits}
 
 
-def config_for(ctx: Any) -> dict[str, Any]:
-    """The post-render config of this deployment (secrets from the state)."""
-    from mboxed.errors import Deferred
-    from mboxed.sciencebox import secrets as sb_secrets
-
-    stored = ctx.outputs("secrets")
-    if sb_secrets.missing(stored):
-        raise Deferred("secrets")
-    components = ctx.profile.sciencebox.components
-    return make_config(stored, {"swan": components.swan, "cernbox": components.cernbox})
-
-
 def split_documents(stream: str) -> list[str]:
     return [doc for doc in _SEPARATOR.split(stream) if doc.strip()]
 

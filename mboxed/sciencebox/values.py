@@ -84,8 +84,7 @@ from typing import Any
 
 import yaml
 
-from mboxed.errors import Deferred, MboxedError
-from mboxed.hostname import resolve_hostname
+from mboxed.errors import MboxedError
 from mboxed.profile import deep_merge, size_mib
 from mboxed.sciencebox import secrets as sb_secrets
 from mboxed.sciencebox import tls as sb_tls
@@ -403,59 +402,54 @@ def read_tls(outputs: Mapping[str, Any]) -> TlsFiles:
     return TlsFiles(cert, key, str(outputs.get("secret_name") or sb_tls.SECRET_NAME))
 
 
-def values_for(ctx: Any) -> dict[str, Any]:
-    """The full Helm values for this deployment (contract in the BRIEF).
-
-    Raises Deferred when an input step has not run yet.
-    """
-    check_components(ctx.profile)
-    hostname = resolve_hostname(ctx.profile.hostname, ctx.outputs("cluster").get("hostname"))
-    stored = ctx.outputs("secrets")
-    if sb_secrets.missing(stored):
-        raise Deferred("secrets")
-    users_out = ctx.outputs("users")
-    if not users_out.get("users"):
-        raise Deferred("users")
-    users, groups = users_from_state(users_out)
-    tls: TlsFiles | None = None
-    if ctx.profile.tls == "local-ca":
-        tls_out = ctx.outputs("tls")
-        if not tls_out.get("cert"):
-            raise Deferred("tls")
-        tls = read_tls(tls_out)
-    removed = removed_names(users_out.get("removed") or ())
-    return build_values(ctx.profile, hostname, stored, users, groups, tls, removed)
+def values_from_state(
+    profile: Any,
+    hostname: str,
+    secrets: Mapping[str, Any],
+    users_state: Mapping[str, Any],
+    tls: TlsFiles | None,
+) -> dict[str, Any]:
+    """The full Helm values for this deployment (contract in the BRIEF), from
+    the stored secrets, the users step's outputs and the certificate."""
+    check_components(profile)
+    users, groups = users_from_state(users_state)
+    removed = removed_names(users_state.get("removed") or ())
+    return build_values(profile, hostname, secrets, users, groups, tls, removed)
 
 
-def preview_values(ctx: Any, hostname: str) -> tuple[dict[str, Any], list[str]]:
-    """Values as `values_for` would make them, for `mboxed values` before `up`:
-    what the state lacks (secrets, users, certificate) is generated in memory
-    and NOT written. Returns the values and notes on what was generated."""
-    check_components(ctx.profile)
+def preview_values(
+    profile: Any,
+    hostname: str,
+    secrets: Mapping[str, Any],
+    users_state: Mapping[str, Any],
+    tls_state: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """Values as `values_from_state` makes them, for `mboxed values` before
+    `up`: what the stored state (secrets, users step's and tls step's outputs)
+    lacks is generated in memory and NOT written. Returns the values and notes
+    on what was generated."""
+    check_components(profile)
     notes: list[str] = []
-    stored = ctx.outputs("secrets")
-    if sb_secrets.missing(stored):
+    if sb_secrets.missing(secrets):
         notes.append("secrets generated for this preview only (none stored yet)")
-    secrets = sb_secrets.complete(stored)
-    users_out = ctx.outputs("users")
+    secrets = sb_secrets.complete(secrets)
     removed: Iterable[str] = ()
-    if users_out.get("users"):
-        users, groups = users_from_state(users_out)
-        removed = removed_names(users_out.get("removed") or ())
+    if users_state.get("users"):
+        users, groups = users_from_state(users_state)
+        removed = removed_names(users_state.get("removed") or ())
     else:
         notes.append("users generated for this preview only (none stored yet)")
-        users, groups = build_users(wanted_from_profile(ctx.profile.users))
+        users, groups = build_users(wanted_from_profile(profile.users))
     tls: TlsFiles | None = None
-    if ctx.profile.tls == "local-ca":
-        tls_out = ctx.outputs("tls")
-        if tls_out.get("cert") and Path(str(tls_out["cert"])).exists():
-            tls = read_tls(tls_out)
+    if profile.tls == "local-ca":
+        if tls_state.get("cert") and Path(str(tls_state["cert"])).exists():
+            tls = read_tls(tls_state)
         else:
             notes.append("TLS certificate made for this preview only (none stored yet)")
             ca = sb_tls.make_ca("mboxed preview CA")
             issued = sb_tls.issue(ca, hostname)
             tls = TlsFiles(issued.cert_pem.decode(), issued.key_pem.decode(), sb_tls.SECRET_NAME)
-    values = build_values(ctx.profile, hostname, secrets, users, groups, tls, removed)
+    values = build_values(profile, hostname, secrets, users, groups, tls, removed)
     return values, notes
 
 

@@ -5,19 +5,19 @@ The release's workloads are the Deployments, StatefulSets, DaemonSets, Jobs
 and bare Pods that Helm annotated with `meta.helm.sh/release-name` /
 `release-namespace` (helm/helm pkg/action/validate.go, setMetadataVisitor);
 their pods are found through ownerReferences (Pod -> ReplicaSet ->
-Deployment). Everything is read through the real `kubernetes` client.
+Deployment). Everything is read through mboxed.kube.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mboxed import kube
 from mboxed.engine import Action, BaseStep, Context, Plan
-from mboxed.errors import Deferred, MboxedError, TransientError
+from mboxed.errors import Deferred, MboxedError
 from mboxed.sciencebox.diagnose import Diagnosis, diagnose_pod, pod_ready
 
 RELEASE_NAME = "meta.helm.sh/release-name"
@@ -59,8 +59,6 @@ def unit_state(obj: Mapping[str, Any]) -> Unit:
     """A workload's readiness, as `kubectl rollout status` judges it (via
     mboxed.kube); Jobs when they completed; a DaemonSet no node has to run is
     not waited for."""
-    from mboxed.kube import workload_readiness
-
     kind = str(obj.get("kind"))
     meta = obj.get("metadata") or {}
     name = str(meta.get("name", "?"))
@@ -80,7 +78,7 @@ def unit_state(obj: Mapping[str, Any]) -> Unit:
     if kind == "DaemonSet" and int(status.get("desiredNumberScheduled", -1)) == 0:
         observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
         return Unit(kind, name, observed, "no node selected to run it")
-    state = workload_readiness(obj)
+    state = kube.workload_readiness(obj)
     return Unit(kind, name, state.ready, state.detail)
 
 
@@ -141,59 +139,24 @@ def plan_ready(facts: ReadyFacts, release: str) -> Plan:
 
 # --- reading the cluster ---------------------------------------------------------------
 
-_LISTS = {
-    "Deployment": ("AppsV1Api", "list_namespaced_deployment"),
-    "StatefulSet": ("AppsV1Api", "list_namespaced_stateful_set"),
-    "DaemonSet": ("AppsV1Api", "list_namespaced_daemon_set"),
-    "ReplicaSet": ("AppsV1Api", "list_namespaced_replica_set"),
-    "Job": ("BatchV1Api", "list_namespaced_job"),
-    "Pod": ("CoreV1Api", "list_namespaced_pod"),
-}
+LISTED_KINDS = (*UNIT_KINDS, "ReplicaSet")
 
 
 def list_objects(client: Any, namespace: str) -> dict[str, list[dict[str, Any]]]:
-    from kubernetes import client as k8s
-    from urllib3.exceptions import HTTPError
-
-    out: dict[str, list[dict[str, Any]]] = {}
-    for kind, (api_name, method) in _LISTS.items():
-        api = getattr(k8s, api_name)(client)
-        try:
-            raw = getattr(api, method)(namespace, _preload_content=False, _request_timeout=30)
-        except (HTTPError, OSError) as exc:
-            raise TransientError(f"the Kubernetes API does not answer: {exc}") from None
-        except k8s.exceptions.ApiException as exc:
-            if exc.status and exc.status >= 500:
-                raise TransientError(f"the Kubernetes API failed: HTTP {exc.status}") from None
-            raise MboxedError(
-                f"cannot list {kind}s in namespace {namespace}: HTTP {exc.status} {exc.reason}"
-            ) from None
-        items = json.loads(raw.data).get("items") or []
-        for item in items:
-            item.setdefault("kind", kind)  # list items carry no kind
-        out[kind] = items
-    return out
+    return {kind: kube.list_objects(client, kind, namespace) for kind in LISTED_KINDS}
 
 
 def last_log_lines(client: Any, namespace: str, pod: str, container: str, lines: int) -> str:
     """The previous (crashed) instance's last lines, else the current one's."""
-    from kubernetes import client as k8s
-
-    api = k8s.CoreV1Api(client)
     for previous in (True, False):
         try:
-            text = api.read_namespaced_pod_log(
-                pod,
-                namespace,
-                container=container or None,
-                tail_lines=lines,
-                previous=previous,
-                _request_timeout=15,
+            text = kube.pod_log(
+                client, namespace, pod, container, tail_lines=lines, previous=previous
             )
-        except Exception:  # logs are a nicety: never fail the diagnosis over them
+        except MboxedError:  # logs are a nicety: never fail the diagnosis over them
             continue
         if text:
-            return str(text)
+            return text
     return ""
 
 
@@ -209,14 +172,12 @@ class ReadyStep(BaseStep):
         self.timeout = timeout  # None: the profile's sciencebox.ready_timeout
 
     def _client(self, ctx: Context) -> Any:
-        from mboxed.kube import api_client
-
         cluster = ctx.outputs("cluster")
         if not cluster:
             raise Deferred("cluster")
         if not ctx.outputs("sciencebox"):
             raise Deferred("sciencebox")
-        return api_client(cluster.get("context"), cluster.get("kubeconfig"))
+        return kube.api_client(cluster.get("context"), cluster.get("kubeconfig"))
 
     def _read(self, ctx: Context, client: Any) -> ReadyFacts:
         sb = ctx.profile.sciencebox

@@ -13,7 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxed.errors import Deferred, MboxedError
+from mboxed.engine import Context
+from mboxed.errors import MboxedError
 from mboxed.profile import load_profile
 from mboxed.sciencebox import accounts, allocation, ldif, postrender
 from mboxed.sciencebox import secrets as sb_secrets
@@ -22,7 +23,7 @@ from mboxed.sciencebox import values as sv
 from mboxed.steps import secrets as secrets_step
 from mboxed.steps import tls as tls_step
 from mboxed.steps import users as users_step
-from tests.sciencebox.context import make_ctx, record, run
+from tests.sciencebox.context import make_ctx, run
 
 HOST = "box.example.org"
 
@@ -52,7 +53,15 @@ EXPECTED_HOSTNAME_KEYS: dict[str, Any] = {
 def full_values(tmp_path: Path, profile: str = "demo", *overrides: str) -> dict[str, Any]:
     ctx = make_ctx(tmp_path, profile=profile, overrides=[f"hostname={HOST}", *overrides])
     run(ctx, secrets_step.make(), tls_step.make(), users_step.make())
-    return sv.values_for(ctx)
+    return from_state(ctx, HOST)
+
+
+def from_state(ctx: Context, hostname: str) -> dict[str, Any]:
+    """The values of what the secrets, users and tls steps stored."""
+    tls = sv.read_tls(ctx.outputs("tls")) if ctx.profile.tls == "local-ca" else None
+    return sv.values_from_state(
+        ctx.profile, hostname, ctx.outputs("secrets"), ctx.outputs("users"), tls
+    )
 
 
 @pytest.fixture
@@ -113,7 +122,7 @@ def test_values_and_post_renderer_put_the_same_secret_at_both_ends(
     tmp_path: Path, values: dict[str, Any]
 ) -> None:
     ctx = make_ctx(tmp_path, overrides=[f"hostname={HOST}"])
-    config = postrender.config_for(ctx)
+    config = postrender.make_config(ctx.outputs("secrets"), {"swan": True, "cernbox": True})
     written = {value for _pattern, _literal, value in config["replacements"]}
     for name, path in LINKED_ENDS.items():
         assert sv.get_path(values, path) == ctx.outputs("secrets")[name]
@@ -221,32 +230,10 @@ def test_resources_follow_the_profile_size(tmp_path: Path) -> None:
     assert ci_hub == "256Mi"
 
 
-def test_values_defer_until_their_input_steps_ran(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path)  # hostname auto
-    with pytest.raises(Deferred) as deferred:
-        sv.values_for(ctx)
-    assert deferred.value.after == "cluster"
-    record(ctx, "cluster", {"hostname": "192-168-49-2.nip.io"})
-    with pytest.raises(Deferred) as deferred:
-        sv.values_for(ctx)
-    assert deferred.value.after == "secrets"
-    run(ctx, secrets_step.make())
-    with pytest.raises(Deferred) as deferred:
-        sv.values_for(ctx)
-    assert deferred.value.after == "users"
-    run(ctx, users_step.make())
-    with pytest.raises(Deferred) as deferred:
-        sv.values_for(ctx)
-    assert deferred.value.after == "tls"
-    run(ctx, tls_step.make())
-    values = sv.values_for(ctx)
-    assert values["cernbox"]["ocis"]["env"]["IDP_ISS"] == "https://192-168-49-2.nip.io"
-
-
 def test_swan_without_cernbox_is_refused(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, overrides=["sciencebox.components.cernbox=false"])
     with pytest.raises(MboxedError, match="swan needs cernbox"):
-        sv.values_for(ctx)
+        sv.values_from_state(ctx.profile, HOST, {}, {}, None)
 
 
 def test_masking_hides_every_secret(tmp_path: Path, values: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from mboxed.engine import Context, Pipeline
 from mboxed.errors import Deferred, MboxedError
 from mboxed.sciencebox.postrender import make_config
-from mboxed.steps.sciencebox import ReleaseFacts, ScienceBoxStep, changed_keys, plan_release
+from mboxed.steps.sciencebox import ScienceBoxStep, desired_values, postrender_config
 from tests.sciencebox.registry import chart_tgz
 from tests.steps.sciencebox_world import World, make_world
 
@@ -248,50 +248,6 @@ def test_an_unreachable_cluster_is_a_retryable_error(tmp_path: Path) -> None:
         ScienceBoxStep(Values(VALUES), postrender).facts(world.ctx)
 
 
-def _facts(**kwargs: Any) -> ReleaseFacts:
-    base: dict[str, Any] = {
-        "release": "sciencebox",
-        "namespace": "default",
-        "chart_path": "/c.tgz",
-        "chart_version": "0.0.8",
-        "desired": {"a": {"b": 1}},
-        "status": {"version": 3, "info": {"status": "deployed"}},
-        "deployed": {"a": {"b": 1}},
-        "deployed_chart": "sciencebox-0.0.8",
-    }
-    base.update(kwargs)
-    return ReleaseFacts(**base)
-
-
-@pytest.mark.parametrize(
-    ("facts", "kind", "words"),
-    [
-        (_facts(status=None), "install", "install release sciencebox"),
-        (_facts(), None, "is at revision 3"),
-        (_facts(deployed={"a": {"b": 2}}), "upgrade", "values changed: a.b"),
-        (_facts(deployed_chart="sciencebox-0.0.7"), "upgrade", "sciencebox-0.0.7 -> sciencebox"),
-        (
-            _facts(status={"version": 2, "info": {"status": "failed"}}),
-            "upgrade",
-            "status is failed",
-        ),
-    ],
-)
-def test_plan_table(facts: ReleaseFacts, kind: str | None, words: str) -> None:
-    plan = plan_release(facts)
-    assert [a.kind for a in plan.actions] == ([kind] if kind else [])
-    text = plan.actions[0].summary if plan.actions else plan.reason
-    assert words in text
-
-
-def test_changed_keys_name_paths_only() -> None:
-    assert changed_keys({"a": {"b": "s3cret"}, "c": 1}, {"a": {"b": "n3w"}, "d": 2}) == [
-        "a.b",
-        "c",
-        "d",
-    ]
-
-
 def test_a_release_deployed_with_chart_default_secrets_is_upgraded(tmp_path: Path) -> None:
     world = installed_world(tmp_path)
     chart = world.ctx.outputs("chart")["path"]
@@ -345,3 +301,37 @@ def test_with_the_real_values_and_post_renderer_of_this_deployment(tmp_path: Pat
     (release,) = world.helm_state()["releases"].values()
     assert release[-1]["manifest"] and not leftover_defaults(release[-1]["manifest"])
     assert run(world, step) == "skipped"
+
+
+def test_values_defer_until_their_input_steps_ran(tmp_path: Path) -> None:
+    from mboxed.steps import secrets, tls, users
+    from tests.sciencebox.context import make_ctx, record
+    from tests.sciencebox.context import run as run_steps
+
+    ctx = make_ctx(tmp_path)  # hostname auto
+    with pytest.raises(Deferred) as deferred:
+        desired_values(ctx)
+    assert deferred.value.after == "cluster"
+    record(ctx, "cluster", {"hostname": "192-168-49-2.nip.io"})
+    for after in ("secrets", "users", "tls"):
+        with pytest.raises(Deferred) as deferred:
+            desired_values(ctx)
+        assert deferred.value.after == after
+        if after == "secrets":
+            with pytest.raises(Deferred, match="after secrets"):
+                postrender_config(ctx)
+        run_steps(ctx, {"secrets": secrets, "users": users, "tls": tls}[after].make())
+    values = desired_values(ctx)
+    assert values["cernbox"]["ocis"]["env"]["IDP_ISS"] == "https://192-168-49-2.nip.io"
+    config = postrender_config(ctx)
+    assert ctx.outputs("secrets")["reva_jwt_secret"] in json.dumps(config)
+
+
+def test_a_profile_that_cannot_work_is_refused_before_waiting_for_the_cluster(
+    tmp_path: Path,
+) -> None:
+    from tests.sciencebox.context import make_ctx
+
+    ctx = make_ctx(tmp_path, overrides=["sciencebox.components.cernbox=false"])  # hostname auto
+    with pytest.raises(MboxedError, match="swan needs cernbox"):
+        desired_values(ctx)

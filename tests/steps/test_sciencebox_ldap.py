@@ -5,7 +5,6 @@ API stand-in, read and written through the real `kubernetes` client."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from mboxed.engine import Pipeline
 from mboxed.steps.ready import ReadyStep
-from mboxed.steps.sciencebox import ScienceBoxStep, fullname, rendered_name
+from mboxed.steps.sciencebox import ScienceBoxStep
 from tests.fakes.kube_api import KubeAPIServer
 from tests.sciencebox.registry import chart_tgz
 from tests.steps.sciencebox_world import World, when_progress
@@ -263,23 +262,6 @@ def test_a_storage_change_recreates_the_ldap_statefulset_and_the_job(
     assert not [w for w in writes(api, mark + 4) if w[0] == "DELETE"]
 
 
-def test_names_come_from_the_rendered_manifest_else_the_chart_helpers() -> None:
-    manifest = (
-        "---\n# Source: sciencebox/charts/ldap-instance-config/templates/configmap.yaml\n"
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"
-        "---\n# Source: sciencebox/charts/ldap-instance-config/templates/job.yaml\n"
-        + json.dumps(copy.deepcopy({**JOB_OBJ, "metadata": {"name": "class-seed"}}))
-        + "\n"
-    )
-    assert rendered_name(manifest, "/charts/ldap-instance-config/templates/job.yaml", "Job") == (
-        "class-seed"
-    )
-    assert rendered_name(manifest, "/charts/ldap/templates/statefullset.yaml", "StatefulSet") == ""
-    assert fullname("sciencebox", "ldap-instance-config") == JOB
-    assert fullname("sciencebox", "ldap") == STS
-    assert fullname("my-ldap", "ldap") == "my-ldap"  # the release name contains it
-
-
 def test_down_on_an_existing_cluster_deletes_the_ldap_claim(
     api: KubeAPIServer, tmp_path: Path
 ) -> None:
@@ -316,56 +298,3 @@ def test_down_leaves_the_claim_to_a_cluster_mboxed_deletes(
     mark = len(api.requests)
     Pipeline([step]).down(world.ctx)
     assert not [p for m, p in api.requests[mark:] if "persistentvolumeclaims" in p]
-
-
-@pytest.mark.parametrize(
-    ("changes", "kinds", "words"),
-    [
-        ({}, [], "is at revision 3"),
-        ({"seed_job_state": "present"}, [], "is at revision 3"),
-        ({"seed_job_state": "missing"}, ["reseed", "upgrade"], f"{JOB} (it is missing)"),
-        (
-            {"users_changed": True, "deployed": {"x": 0}, "seed_job_state": "present"},
-            ["reseed", "upgrade"],
-            "(users or groups changed)",
-        ),
-        (
-            {"storage_changed": True, "users_changed": True, "deployed": {"x": 0}},
-            ["recreate-ldap", "upgrade"],
-            f"delete statefulset {STS} and job {JOB}",
-        ),
-    ],
-)
-def test_plan_table(changes: dict[str, Any], kinds: list[str], words: str) -> None:
-    from mboxed.steps.sciencebox import ReleaseFacts, plan_release
-
-    base: dict[str, Any] = {
-        "release": "sciencebox",
-        "namespace": "default",
-        "chart_path": "/c.tgz",
-        "chart_version": "0.0.8",
-        "desired": {"x": 1},
-        "status": {"version": 3, "info": {"status": "deployed"}},
-        "deployed": {"x": 1},
-        "deployed_chart": "sciencebox-0.0.8",
-        "seed_job": JOB,
-        "ldap_statefulset": STS,
-    }
-    plan = plan_release(ReleaseFacts(**{**base, **changes}))
-    assert [a.kind for a in plan.actions] == kinds
-    text = plan.actions[0].summary if plan.actions else plan.reason
-    assert words in text
-
-
-def test_ldap_storage_fills_in_the_chart_defaults() -> None:
-    from mboxed.steps.sciencebox import ldap_storage
-
-    assert ldap_storage({}) == {"enabled": False}  # chart 0.0.8: no volume
-    assert ldap_storage({"ldap": {"persistence": {"enabled": False, "size": "2Gi"}}}) == {
-        "enabled": False
-    }
-    assert ldap_storage({"ldap": {"persistence": {"enabled": True}}}) == {
-        "enabled": True,
-        "accessModes": ["ReadWriteOnce"],
-        "size": "8Gi",
-    }
