@@ -6,10 +6,11 @@ asks for them, so `mboxed --help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, Any
@@ -87,6 +88,21 @@ class App:
         from mboxed.state import State
 
         return State.load(self.paths.state_file(self.deployment), self.deployment)
+
+    @contextlib.contextmanager
+    def locked(self, command: str) -> Iterator[Any]:
+        """Hold the deployment's lock, with the state read again under it.
+
+        A command that writes the state works from what the previous holder
+        saved: read before the lock, a concurrent run's steps would be
+        overwritten by this run's saves. The profile and mirror, derived from
+        the state, are derived again too."""
+        from mboxed.state import deployment_lock
+
+        with deployment_lock(self.paths.lock_file(self.deployment), command):
+            for derived in ("state", "loaded_profile", "mirror"):
+                self.__dict__.pop(derived, None)
+            yield self.state
 
     @cached_property
     def shell(self) -> Any:

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -185,17 +186,43 @@ class State:
                 path.unlink()
 
 
+def _lock_holder(fd: int) -> str:
+    """Who holds the lock, as its holder wrote it. A holder that has just
+    taken the lock writes its line a moment later: wait a little for it."""
+    for _ in range(10):
+        holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+        if holder:
+            return holder
+        time.sleep(0.02)
+    return "another mboxed run"
+
+
+# Locks this process holds, by path: `App.locked` takes the lock before it
+# reads the state, and the engine's own `deployment_lock` inside it must not
+# lock again (flock on a second descriptor would find the lock held).
+_HELD: dict[Path, int] = {}
+
+
 @contextlib.contextmanager
 def deployment_lock(path: Path, command: str) -> Iterator[None]:
     """One up/down per deployment. flock is released by the kernel when the
-    holder dies, so a SIGKILLed run never leaves a stale lock behind."""
+    holder dies, so a SIGKILLed run never leaves a stale lock behind.
+    Re-entrant within one process."""
+    key = path.absolute()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "unknown"
+            holder = _lock_holder(fd)
             raise LockHeld(
                 f"deployment {path.parent.name!r} is busy: held by {holder}",
                 hint="wait for that run to finish (or stop it); only one "
@@ -204,9 +231,11 @@ def deployment_lock(path: Path, command: str) -> Iterator[None]:
         info = f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {now_iso()})"
         os.ftruncate(fd, 0)
         os.pwrite(fd, info.encode(), 0)
+        _HELD[key] = 1
         try:
             yield
         finally:
+            del _HELD[key]
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

@@ -10,7 +10,7 @@ import click
 
 from mboxed.app import App
 from mboxed.cli import CURRENT_LOG
-from mboxed.engine import StepResult
+from mboxed.engine import Pipeline, StepResult
 from mboxed.errors import MboxedError
 from mboxed.steps import PIPELINE
 
@@ -43,22 +43,14 @@ def run_up(
         from mboxed.ui import PlainReporter
 
         app.reporter = PlainReporter(io.StringIO())
-    if not dry_run:
+    if dry_run:
+        results = _run_pipeline(app, pipeline, only, from_, command)
+    else:
         app.start_log(command)
         CURRENT_LOG.append(app.log_path)
-        app.remember_profile()
-    ctx = app.context()
-    try:
-        results = pipeline.up(ctx, only=only, from_=from_, command=command)
-    except MboxedError as exc:
-        if not exc.hint:
-            again = ctx.command_line(command)
-            exc.hint = (
-                f"fix the above, then run `{again}` again; finished steps are skipped"
-                if command != "plan"
-                else f"fix the above, then run `{again}` again"
-            )
-        raise
+        with app.locked(command):
+            app.remember_profile()
+            results = _run_pipeline(app, pipeline, only, from_, command)
     if as_json:
         click.echo(json.dumps(_as_json(results, missing, profile.name), indent=2))
         return results
@@ -68,6 +60,23 @@ def run_up(
             err=True,
         )
     return results
+
+
+def _run_pipeline(
+    app: App, pipeline: Pipeline, only: Sequence[str], from_: str | None, command: str
+) -> list[StepResult]:
+    ctx = app.context()
+    try:
+        return pipeline.up(ctx, only=only, from_=from_, command=command)
+    except MboxedError as exc:
+        if not exc.hint:
+            again = ctx.command_line(command)
+            exc.hint = (
+                f"fix the above, then run `{again}` again; finished steps are skipped"
+                if command != "plan"
+                else f"fix the above, then run `{again}` again"
+            )
+        raise
 
 
 def _as_json(results: Sequence[StepResult], missing: Sequence[str], profile: str) -> object:
