@@ -24,6 +24,7 @@ from pydantic import (
     ValidationError,
 )
 
+from mboxed import safeyaml
 from mboxed.errors import ProfileError
 from mboxed.state import stable_hash
 
@@ -212,13 +213,13 @@ def _lines(node: yaml.Node, prefix: KeyPath, label: str, out: dict[KeyPath, str]
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
+        data, node = safeyaml.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ProfileError(f"{where}: not valid YAML: {problem}") from None
+        what = "" if isinstance(exc, safeyaml.RefusedYaml) else "not valid YAML: "
+        raise ProfileError(f"{where}: {what}{problem}") from None
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -275,7 +276,9 @@ def parse_set(expr: str) -> tuple[KeyPath, Any]:
     if not sep or not all(path):
         raise ProfileError(f"--set {expr!r}: expected KEY.PATH=VALUE, like provider.cpus=4")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
+        parsed = safeyaml.load(value)[0] if value.strip() else ""
+    except safeyaml.RefusedYaml as exc:
+        raise ProfileError(f"--set {expr}: {exc.problem}") from None
     except yaml.YAMLError:
         parsed = value
     return path, parsed

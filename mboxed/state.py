@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from mboxed import safeyaml
 from mboxed.errors import LockHeld, StateError
 
 SCHEMA_VERSION = 1
@@ -33,8 +34,7 @@ STEP_STATUSES = ("running", "done", "failed", "interrupted", "undone")
 # The file is written in YAML's JSON flow style (JSON is YAML): PyYAML's
 # representer and constructor cost about a second per save and load for a
 # class of 2000 users, the json module a few milliseconds. A file edited by
-# hand into block-style YAML still loads (libyaml's loader when available).
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# hand into block-style YAML still loads, through the loader profiles use.
 
 
 def stable_hash(value: Any) -> str:
@@ -130,7 +130,7 @@ class State:
             try:
                 data = json.loads(text)
             except ValueError:
-                data = yaml.load(text, Loader=_Loader)
+                data = safeyaml.load(text)[0]
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise _corrupt(path, str(exc).splitlines()[0]) from exc
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:

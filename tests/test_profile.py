@@ -154,3 +154,33 @@ def test_raw_helm_values_pass_through_unvalidated() -> None:
 
 def test_sizes() -> None:
     assert size_mib("8g") == 8192 and size_mib("4096m") == 4096 and size_mib("2GiB") == 2048
+
+
+def test_an_alias_bomb_in_the_helm_values_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    levels = [f"    l{i}: &l{i} {{a: *l{i - 1}, b: *l{i - 1}}}" for i in range(1, 40)]
+    bomb = write(
+        tmp_path / "bomb.yaml",
+        "sciencebox:\n  values:\n    l0: &l0 {a: 1, b: 2}\n" + "\n".join(levels) + "\n",
+    )
+    with pytest.raises(ProfileError) as info:
+        load_profile("demo", [bomb])
+    # the line of the first mapping whose aliases add too much (l11, line 14)
+    assert str(info.value).startswith(f"{bomb}:14: its aliases (*name) expand to over ")
+    assert "\n" not in str(info.value)
+
+
+def test_an_alias_bomb_from_set_names_the_flag() -> None:
+    small = parse_set("sciencebox.values={a: &a [x, x], b: [*a, *a]}")[1]
+    assert small == {"a": ["x", "x"], "b": [["x", "x"], ["x", "x"]]}
+    levels = ", ".join(f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 40))
+    bomb = f"sciencebox.values={{l0: &l0 [x, x], {levels}}}"
+    with pytest.raises(ProfileError, match=r"^--set sciencebox\.values=.*: its aliases"):
+        parse_set(bomb)
+
+
+def test_a_second_provider_section_is_refused_not_merged(tmp_path: Path) -> None:
+    text = "provider:\n  cpus: 2\ngpu: false\nprovider:\n  cpus: 8\n"
+    twice = write(tmp_path / "twice.yaml", text)
+    with pytest.raises(ProfileError) as info:
+        load_profile(str(twice))
+    assert str(info.value) == f"{twice}:4: duplicate key 'provider'"

@@ -104,3 +104,15 @@ def test_the_file_is_yaml_and_a_hand_edited_block_style_file_still_loads(
     assert "Skłodowska" in text  # readable, not \\u-escaped
     path.write_text(yaml.safe_dump(state.data), encoding="utf-8")
     assert State.load(path, "default").outputs("users") == state.outputs("users")
+
+
+def test_an_alias_bomb_in_a_hand_edited_state_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.yaml"
+    levels = "\n".join(f"      l{i}: &l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 40))
+    text = f"schema: 1\nsteps:\n  users:\n    outputs:\n      l0: &l0 [x, x]\n{levels}\n"
+    path.write_text(text)
+    with pytest.raises(StateError) as info:
+        State.load(path, "default")
+    assert str(path) in str(info.value) and "expand to" in str(info.value)
+    assert "\n" not in str(info.value)
+    assert path.read_text() == text
