@@ -112,15 +112,23 @@ class App:
 
     def start_log(self, command: str) -> None:
         """Full detail of this run goes to the deployment's log file."""
+        from mboxed.paths import unusable
+
         path = self.paths.log_file(self.deployment)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handler = logging.FileHandler(path, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handler = logging.FileHandler(path, encoding="utf-8")
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            raise unusable("open the log file", path, exc) from None
+        # A log line that cannot be written (a full disk) is lost, not a
+        # traceback on the terminal: the state's own error says what happened.
+        logging.raiseExceptions = False
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger("mboxed")
         root.setLevel(logging.DEBUG)
         root.addHandler(handler)
         self._log_handler = handler
-        os.chmod(path, 0o600)
         log.info("=== mboxed %s %s (deployment %s) ===", __version__, command, self.deployment)
 
     @property

@@ -10,8 +10,8 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
-import shutil
 import socket
 import tempfile
 import time
@@ -25,6 +25,9 @@ import yaml
 
 from mboxed import safeyaml
 from mboxed.errors import LockHeld, StateError
+from mboxed.paths import unusable
+
+log = logging.getLogger("mboxed.state")
 
 SCHEMA_VERSION = 1
 
@@ -54,6 +57,22 @@ def _render(data: dict[str, Any]) -> str:
     steps = [f"  {dump(name)}: {dump(record)}" for name, record in data["steps"].items()]
     body = ",\n".join(steps)
     return "{\n" + "\n".join(lines) + '\n "steps": {\n' + body + ("\n" if steps else "") + " }\n}\n"
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    """Mode 0600, fsynced, then renamed over `path`: never a partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def now_iso() -> str:
@@ -123,15 +142,20 @@ class State:
 
     @classmethod
     def load(cls, path: Path, deployment: str) -> State:
-        if not path.exists():
-            return cls(path, deployment)
         try:
-            text = path.read_text(encoding="utf-8")
+            if not path.exists():
+                return cls(path, deployment)
+            raw = path.read_bytes()
+        except OSError as exc:
+            # Unreadable is not corrupt: its secrets may be fine, only not ours to read.
+            raise unusable("read the state file", path, exc) from None
+        try:
+            text = raw.decode("utf-8")
             try:
                 data = json.loads(text)
             except ValueError:
                 data = safeyaml.load(text)[0]
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
             raise _corrupt(path, str(exc).splitlines()[0]) from exc
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
             raise _corrupt(path, "not an mboxed state (no 'schema'/'steps')")
@@ -157,31 +181,34 @@ class State:
     def outputs(self, name: str) -> dict[str, Any]:
         return dict(self.data["steps"].get(name, {}).get("outputs", {}))
 
+    @property
+    def backup_path(self) -> Path:
+        return self.path.with_suffix(".yaml.bak")
+
     def save(self) -> None:
+        """Write the state atomically, after copying the last saved one to the
+        backup, atomically too: a write cut short (a full disk) leaves both
+        files as they were. A failure is one StateError naming the file."""
         self.data["updated"] = now_iso()
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # A value JSON cannot represent fails here, before anything on disk changes.
-        payload = _render(self.data)
-        if self.path.exists():
-            backup = self.path.with_suffix(".yaml.bak")
-            with contextlib.suppress(OSError):
-                shutil.copy2(self.path, backup)
-                os.chmod(backup, 0o600)
-        fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.path.parent)
+        payload = _render(self.data).encode("utf-8")
         try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            previous = self.path.read_bytes() if self.path.exists() else None
+        except OSError as exc:
+            raise unusable("write the state file", self.path, exc) from None
+        if previous is not None:
+            try:
+                _write_atomic(self.backup_path, previous)
+            except OSError as exc:  # the state itself still saves
+                log.warning("could not update the backup %s: %s", self.backup_path, exc)
+        try:
+            _write_atomic(self.path, payload)
+        except OSError as exc:
+            raise unusable("save the state file", self.path, exc) from None
 
     def remove(self) -> None:
-        for path in (self.path, self.path.with_suffix(".yaml.bak")):
+        for path in (self.path, self.backup_path):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
@@ -216,8 +243,11 @@ def deployment_lock(path: Path, command: str) -> Iterator[None]:
         finally:
             _HELD[key] -= 1
         return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise unusable("open the lock file", path, exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -229,14 +259,16 @@ def deployment_lock(path: Path, command: str) -> Iterator[None]:
                 "up/down/start/stop runs at a time per deployment",
             ) from None
         info = f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {now_iso()})"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info.encode(), 0)
+        with contextlib.suppress(OSError):  # who holds it is only for the message (disk full)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, info.encode(), 0)
         _HELD[key] = 1
         try:
             yield
         finally:
             del _HELD[key]
-            os.ftruncate(fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

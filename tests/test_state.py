@@ -7,6 +7,7 @@ import pytest
 
 from mboxed.errors import LockHeld, StateError
 from mboxed.state import SCHEMA_VERSION, State, deployment_lock
+from tests.tmpfs import fill, small_tmpfs
 
 
 def test_missing_file_gives_an_empty_state_that_is_not_written_until_saved(
@@ -116,3 +117,39 @@ def test_an_alias_bomb_in_a_hand_edited_state_is_refused(tmp_path: Path) -> None
     assert str(path) in str(info.value) and "expand to" in str(info.value)
     assert "\n" not in str(info.value)
     assert path.read_text() == text
+
+
+def test_a_full_disk_keeps_the_last_good_state_and_backup(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path / "fs") as root:
+        path = root / "d" / "state.yaml"
+        state = State.load(path, "d")
+        state.step("secrets").outputs["token"] = "abc"
+        state.save()
+        state.save()  # the first save's file becomes the backup
+        good, good_backup = path.read_bytes(), state.backup_path.read_bytes()
+        fill(root)
+        state.step("users").outputs["users"] = [{"name": f"student{i}"} for i in range(2000)]
+        with pytest.raises(StateError) as info:
+            state.save()
+        assert str(info.value) == (
+            f"cannot save the state file {path}: No space left on device (ENOSPC)"
+        )
+        assert "free some disk space" in info.value.hint
+        assert path.read_bytes() == good
+        assert state.backup_path.read_bytes() == good_backup
+        assert state.backup_path.stat().st_mode & 0o777 == 0o600
+        assert sorted(p.name for p in path.parent.iterdir()) == ["state.yaml", "state.yaml.bak"]
+        assert State.load(path, "d").outputs("secrets") == {"token": "abc"}
+
+
+def test_the_backup_is_the_previous_save_written_whole_and_0600(tmp_path: Path) -> None:
+    path = tmp_path / "d" / "state.yaml"
+    state = State.load(path, "d")
+    state.save()
+    first = path.read_bytes()
+    path.chmod(0o644)  # as an older mboxed or a hand edit may have left it
+    state.step("x").outputs["token"] = "abc"
+    state.save()
+    assert state.backup_path.read_bytes() == first
+    assert state.backup_path.stat().st_mode & 0o777 == 0o600
+    assert path.stat().st_mode & 0o777 == 0o600

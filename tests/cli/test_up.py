@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.cli.run import REPO
+from tests.cli.run import REPO, mboxed
+from tests.tmpfs import fill, small_tmpfs
 
 
 def _up(home: Path, step: str) -> subprocess.Popen[str]:
@@ -50,3 +51,25 @@ def test_two_concurrent_runs_never_lose_each_others_steps(tmp_path: Path) -> Non
     # Most rounds overlap only in start-up, so both runs go through, the second
     # after the first: the case that lost a step before the lock came first.
     assert both_ran, f"no round in {rounds} had both runs succeed"
+
+
+def test_a_full_disk_is_one_error_line_and_the_state_stays_the_last_good_one(
+    tmp_path: Path,
+) -> None:
+    with small_tmpfs(tmp_path / "fs", size="1m") as home:
+        env = {"MBOXED_HOME": str(home)}
+        assert mboxed("up", "--only", "secrets", "--yes", env=env).returncode == 0
+        state = home / "state" / "default" / "state.yaml"
+        good = state.read_bytes()
+        fill(home)
+        big = ("up", "--only", "users", "--set", "users.generate.count=2000", "--yes")
+        result = mboxed(*big, env=env)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith(
+            f"error: cannot save the state file {state}: No space left on device (ENOSPC)\n"
+        )
+        assert "Traceback" not in result.stderr + result.stdout
+        assert state.read_bytes() == good
+        backup = state.with_suffix(".yaml.bak")
+        assert not backup.exists() or json.loads(backup.read_text())["schema"] == 1
+        assert not [p for p in state.parent.iterdir() if p.name.startswith(".state-")]
