@@ -40,10 +40,11 @@ def unusable(action: str, path: Path, exc: OSError) -> StateError:
             "state on disk is the last one saved"
         )
     elif exc.errno in (errno.EACCES, errno.EPERM):
+        # The nearest directory that exists: the one to take back.
+        mine = next(p for p in (path.parent, *path.parent.parents) if os.path.exists(p))
         hint = (
-            f"{where} belongs to another user (after a `sudo mboxed ...`?) or is "
-            "read-only: run mboxed as that user, or take it back with "
-            f"`sudo chown -R $(id -u):$(id -g) {path.parent}`"
+            f"{mine} belongs to another user (after a `sudo mboxed ...`?) or is "
+            f'read-only: run mboxed as its owner, or make it yours: sudo chown -R "$USER" {mine}'
         )
     elif exc.errno == errno.EISDIR:
         hint = f"{where} is a directory where mboxed keeps a file: move it aside"
