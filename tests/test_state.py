@@ -153,3 +153,39 @@ def test_the_backup_is_the_previous_save_written_whole_and_0600(tmp_path: Path) 
     assert state.backup_path.read_bytes() == first
     assert state.backup_path.stat().st_mode & 0o777 == 0o600
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def _good(**steps: object) -> dict[str, object]:
+    return {"schema": 1, "deployment": "default", "steps": steps}
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (_good(users=[1, 2]), "steps.users: Input should be a valid dictionary (got [1, 2])"),
+        (_good(users={"outputs": ["x"]}), "steps.users.outputs: Input should be a valid dict"),
+        (_good(tls={"journal": 3}), "steps.tls.journal: Input should be a valid list (got 3)"),
+        (_good(tls={"journal": [{"data": {}}]}), "steps.tls.journal.0.kind: Field required"),
+        (_good(tls={"journal": [{"kind": "x", "data": []}]}), "steps.tls.journal.0.data: "),
+        (_good(users={"outputs": {"users": {"a": 1}}}), "steps.users.outputs.users: Input should"),
+        (_good(users={"outputs": {"users": [{"uid": 1}]}}), "steps.users.outputs.users.0.name"),
+        (_good(x={"status": "finished"}), "steps.x.status: Input should be 'running'"),
+        (_good(x={"duration": "long"}), "steps.x.duration: Input should be a valid number"),
+        (_good(x={"colour": "red"}), "steps.x.colour: Extra inputs are not permitted"),
+        ({**_good(), "schema": True}, "schema: not a version number (got True)"),
+        ({**_good(), "last_run": "yesterday"}, "last_run: Input should be"),
+        ({**_good(), "profile": {"name": 3}}, "profile.name: Input should be a valid string"),
+    ],
+)
+def test_every_part_of_the_structure_is_checked_with_its_key_path(
+    tmp_path: Path, data: dict[str, object], needle: str
+) -> None:
+    import json
+
+    path = tmp_path / "state.yaml"
+    path.write_text(json.dumps(data))
+    with pytest.raises(StateError) as info:
+        State.load(path, "default")
+    assert str(info.value).startswith(f"state file {path} is corrupt: ")
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.cli.run import REPO, mboxed
+from tests.cli.run import REPO, mboxed, state_file
 from tests.tmpfs import fill, small_tmpfs
 
 
@@ -73,3 +73,22 @@ def test_a_full_disk_is_one_error_line_and_the_state_stays_the_last_good_one(
         backup = state.with_suffix(".yaml.bak")
         assert not backup.exists() or json.loads(backup.read_text())["schema"] == 1
         assert not [p for p in state.parent.iterdir() if p.name.startswith(".state-")]
+
+
+def test_a_state_of_the_wrong_shape_is_reported_and_neither_file_rewritten() -> None:
+    for _ in range(2):  # the second run leaves a backup
+        assert mboxed("up", "--only", "secrets", "--yes").returncode == 0
+    path = state_file()
+    data = json.loads(path.read_text())
+    data["steps"]["users"] = {"status": "done", "outputs": ["einstein"]}
+    path.write_text(json.dumps(data))
+    backup = path.with_suffix(".yaml.bak")
+    before = path.read_bytes(), backup.read_bytes()
+    for command in (["up", "--only", "users", "--yes"], ["down"], ["status"], ["users", "list"]):
+        result = mboxed(*command)
+        assert result.returncode == 1, (command, result.stderr)
+        assert result.stderr.startswith(
+            f"error: state file {path} is corrupt: steps.users.outputs: "
+            "Input should be a valid dictionary (got ['einstein'])\n"
+        ), (command, result.stderr)
+        assert (path.read_bytes(), backup.read_bytes()) == before
