@@ -15,11 +15,12 @@ from pathlib import Path
 
 from mboxed.errors import MboxedError, StateError
 
-DEPLOYMENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+DEPLOYMENT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
 
 
 def check_deployment_name(name: str) -> str:
-    if not DEPLOYMENT_NAME.match(name):
+    # fullmatch: with match and `$`, "x\n" passed (`$` matches before a final newline)
+    if not DEPLOYMENT_NAME.fullmatch(name):
         raise MboxedError(
             f"--name {name!r} is not a valid deployment name",
             hint="use 1-40 lowercase letters, digits and '-', starting and ending "

@@ -131,3 +131,8 @@ def test_a_lock_file_replaced_by_a_directory(tmp_path: Path) -> None:
     result = mboxed("up", "--only", "secrets", "--yes")
     one_clear_error(result, f"cannot open the lock file {lock}: Is a directory (EISDIR)")
     assert f"hint: {lock} is a directory where mboxed keeps a file: move it aside" in result.stderr
+
+
+def test_a_name_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(MboxedError, match="is not a valid deployment name"):
+        check_deployment_name("x\n")

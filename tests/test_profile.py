@@ -74,6 +74,18 @@ def test_wrong_type_from_set_names_the_flag() -> None:
         ("users.generate.prefix=9bad", "should match pattern"),
         ("sciencebox.components.swan=maybe", "valid boolean"),
         ("version=2", "Input should be 1"),
+        # issue 10: these slipped through
+        ("provider.cpus=true", "valid integer"),
+        ("users.generate.count=yes", "valid integer"),
+        ("provider.memory=0g", "'0g' is out of range; use 1g to 1024g"),
+        ("provider.disk=0m", "'0m' is out of range; use 1g to 65536g"),
+        ("provider.memory=99999999g", "out of range"),
+        ("provider.memory=8Ti", "not a size"),
+        ("hostname=localhost", "names each machine itself"),
+        ("hostname=box.localhost", "names each machine itself"),
+        ('hostname="box.example.org\\n"', "not a hostname"),
+        ('provider.kubernetes_version="v1.31.0\\n"', "use the form v1.31.0"),
+        ('users.generate.prefix="student\\n"', "should match pattern"),
     ],
 )
 def test_bad_values_are_one_line_each(override: str, needle: str) -> None:
@@ -184,3 +196,16 @@ def test_a_second_provider_section_is_refused_not_merged(tmp_path: Path) -> None
     with pytest.raises(ProfileError) as info:
         load_profile(str(twice))
     assert str(info.value) == f"{twice}:4: duplicate key 'provider'"
+
+
+@pytest.mark.parametrize(("given", "normal"), [("8Gi", "8g"), ("8GiB", "8g"), ("4096Mi", "4096m")])
+def test_kubernetes_units_are_sizes_too(given: str, normal: str) -> None:
+    provider = load_profile("demo", overrides=[f"provider.memory={given}"]).profile.provider
+    assert provider.memory == normal and size_mib(provider.memory) == size_mib(given)
+
+
+def test_an_error_inside_a_set_section_names_the_flag_not_the_file() -> None:
+    expr = 'provider={"cpus": "x"}'
+    with pytest.raises(ProfileError) as info:
+        load_profile("demo", overrides=[expr])
+    assert str(info.value).startswith(f"--set {expr}: provider.cpus: ")
