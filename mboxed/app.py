@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from mboxed import __version__
 from mboxed.engine import Context, Options, Pipeline, Reporter
+from mboxed.errors import MboxedError
 from mboxed.paths import Paths, check_deployment_name
 
 log = logging.getLogger("mboxed")
@@ -34,6 +35,13 @@ class App:
 
     def __post_init__(self) -> None:
         check_deployment_name(self.deployment)
+        if self.profile_ref is not None and not self.profile_ref.strip():
+            # `--profile "$PROFILE"` with the variable unset: not a quiet demo.
+            raise MboxedError(
+                "--profile is empty",
+                hint="name a profile (demo, minimal, workshop, ci) or a YAML file, "
+                "or leave --profile out to use the one the last `up` used",
+            )
         self._log_handler: logging.Handler | None = None
 
     @cached_property

@@ -37,6 +37,12 @@ def run_up(
     profile = app.loaded_profile  # validate before touching anything
     pipeline, missing = app.pipeline()
     _check_requested([*only, *([from_] if from_ else [])], missing)
+    if not pipeline.select(only, from_):
+        # Say so, before anything is written: exit 0 would read as "done".
+        raise MboxedError(
+            f"nothing to run: every --only step ({', '.join(only)}) comes before --from {from_}",
+            hint="drop --from, or name steps from it on with --only",
+        )
     if as_json:
         import io
 

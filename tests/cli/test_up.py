@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.cli.run import REPO, mboxed, state_file
+from tests.cli.run import REPO, mboxed, state_file, tree
 from tests.tmpfs import fill, small_tmpfs
 
 
@@ -92,3 +92,19 @@ def test_a_state_of_the_wrong_shape_is_reported_and_neither_file_rewritten() -> 
             "Input should be a valid dictionary (got ['einstein'])\n"
         ), (command, result.stderr)
         assert (path.read_bytes(), backup.read_bytes()) == before
+
+
+def test_flags_that_select_no_step_say_so_and_write_nothing() -> None:
+    result = mboxed("up", "--from", "users", "--only", "secrets", "--yes")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: nothing to run: every --only step (secrets) comes before --from users\n"
+    )
+    assert tree(Path(os.environ["MBOXED_HOME"])) == []
+
+
+def test_an_empty_profile_is_an_error_not_demo() -> None:
+    result = mboxed("up", "--profile", "", "--only", "secrets", "--yes")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: --profile is empty\n")
+    assert tree(Path(os.environ["MBOXED_HOME"])) == []
