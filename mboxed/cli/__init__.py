@@ -4,8 +4,10 @@ when called, so `mboxed --help` stays instant."""
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 import traceback
+from types import FrameType
 from typing import Any
 
 import click
@@ -73,8 +75,26 @@ def _fail(lines: list[str], code: int) -> int:
     return code
 
 
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> Any:
     CURRENT_LOG.clear()  # a log named by an earlier call in this process is not this run's
+    # SIGTERM ends the whole command the same way, with 128+15 (as a shell
+    # reports a process the signal killed), from start-up to the last line:
+    # not only while the engine runs steps.
+    try:
+        previous = signal.signal(signal.SIGTERM, _sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        return _main(argv)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> Any:
     try:
         result = cli.main(args=argv, prog_name="mboxed", standalone_mode=False)
     except click.exceptions.Abort as exc:
@@ -94,10 +114,10 @@ def main(argv: list[str] | None = None) -> Any:
         if CURRENT_LOG:
             lines.append(f"log: {CURRENT_LOG[-1]}")
         sys.exit(_fail(lines, 1))
-    except (KeyboardInterrupt, Interrupted):
-        sys.exit(
-            _fail(["interrupted: the state was saved; run the same command again to resume"], 130)
-        )
+    except Interrupted as exc:
+        sys.exit(_fail([INTERRUPTED], 128 + exc.signum))
+    except KeyboardInterrupt:
+        sys.exit(_fail([INTERRUPTED], 130))
     except Exception:
         details = traceback.format_exc()
         where = _write_crash(details)
