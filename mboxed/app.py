@@ -6,16 +6,18 @@ asks for them, so `mboxed --help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, Any
 
 from mboxed import __version__
 from mboxed.engine import Context, Options, Pipeline, Reporter
+from mboxed.errors import MboxedError
 from mboxed.paths import Paths, check_deployment_name
 
 log = logging.getLogger("mboxed")
@@ -37,6 +39,13 @@ class App:
 
     def __post_init__(self) -> None:
         check_deployment_name(self.deployment)
+        if self.profile_ref is not None and not self.profile_ref.strip():
+            # `--profile "$PROFILE"` with the variable unset: not a quiet demo.
+            raise MboxedError(
+                "--profile is empty",
+                hint="name a profile (demo, minimal, workshop, ci) or a YAML file, "
+                "or leave --profile out to use the one the last `up` used",
+            )
         self._log_handler: logging.Handler | None = None
 
     @cached_property
@@ -92,6 +101,21 @@ class App:
 
         return State.load(self.paths.state_file(self.deployment), self.deployment)
 
+    @contextlib.contextmanager
+    def locked(self, command: str) -> Iterator[Any]:
+        """Hold the deployment's lock, with the state read again under it.
+
+        A command that writes the state works from what the previous holder
+        saved: read before the lock, a concurrent run's steps would be
+        overwritten by this run's saves. The profile and mirror, derived from
+        the state, are derived again too."""
+        from mboxed.state import deployment_lock
+
+        with deployment_lock(self.paths.lock_file(self.deployment), command):
+            for derived in ("state", "loaded_profile", "mirror"):
+                self.__dict__.pop(derived, None)
+            yield self.state
+
     @cached_property
     def shell(self) -> Any:
         from mboxed.shell import Shell
@@ -100,15 +124,23 @@ class App:
 
     def start_log(self, command: str) -> None:
         """Full detail of this run goes to the deployment's log file."""
+        from mboxed.paths import unusable
+
         path = self.paths.log_file(self.deployment)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handler = logging.FileHandler(path, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handler = logging.FileHandler(path, encoding="utf-8")
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            raise unusable("open the log file", path, exc) from None
+        # A log line that cannot be written (a full disk) is lost, not a
+        # traceback on the terminal: the state's own error says what happened.
+        logging.raiseExceptions = False
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger("mboxed")
         root.setLevel(logging.DEBUG)
         root.addHandler(handler)
         self._log_handler = handler
-        os.chmod(path, 0o600)
         self.log_file = str(path)
         log.info("=== mboxed %s %s (deployment %s) ===", __version__, command, self.deployment)
 

@@ -8,27 +8,61 @@ a file of their own).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mboxed.errors import MboxedError
+from mboxed.errors import MboxedError, StateError
 
 HOSTS_FILE = Path("/etc/hosts")
 
-DEPLOYMENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+DEPLOYMENT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
 
 
 def check_deployment_name(name: str) -> str:
-    if not DEPLOYMENT_NAME.match(name):
+    # fullmatch: with match and `$`, "x\n" passed (`$` matches before a final newline)
+    if not DEPLOYMENT_NAME.fullmatch(name):
         raise MboxedError(
             f"--name {name!r} is not a valid deployment name",
             hint="use 1-40 lowercase letters, digits and '-', starting and ending "
             "with a letter or digit (it also names the cluster)",
         )
     return name
+
+
+def unusable(action: str, path: Path, exc: OSError) -> StateError:
+    """One line for a file of mboxed's own (state, lock, log) that the OS
+    refuses, with what to do about it: these are the user's to fix, not bugs."""
+    code = errno.errorcode.get(exc.errno or 0, "")
+    reason = (exc.strerror or str(exc)) + (f" ({code})" if code else "")
+    where = Path(exc.filename) if exc.filename else path
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = (
+            "free some disk space there, then run the same command again; the "
+            "state on disk is the last one saved"
+        )
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        # The nearest directory that exists: the one to take back.
+        mine = next(p for p in (path.parent, *path.parent.parents) if os.path.exists(p))
+        hint = (
+            f"{mine} belongs to another user (after a `sudo mboxed ...`?) or is "
+            f'read-only: run mboxed as its owner, or make it yours: sudo chown -R "$USER" {mine}'
+        )
+    elif exc.errno == errno.EISDIR:
+        hint = f"{where} is a directory where mboxed keeps a file: move it aside"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        hint = (
+            f"a file is where mboxed needs a directory (on the way to {path}): "
+            "set MBOXED_HOME to a directory, or move that file aside"
+        )
+    elif exc.errno == errno.EROFS:
+        hint = "the filesystem is read-only: set MBOXED_HOME to a writable directory"
+    else:
+        hint = "check that path, or set MBOXED_HOME to a directory of your own"
+    return StateError(f"cannot {action} {path}: {reason}", hint=hint)
 
 
 @dataclass(frozen=True)

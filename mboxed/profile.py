@@ -21,9 +21,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
 )
 
+from mboxed import safeyaml
 from mboxed.errors import ProfileError
 from mboxed.state import stable_hash
 
@@ -31,25 +33,37 @@ KeyPath = tuple[str, ...]
 
 # --- value types --------------------------------------------------------------
 
-_SIZE = re.compile(r"^(\d+)\s*([mg])(?:i?b)?$", re.IGNORECASE)
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_K8S_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
-
-
-def _check_size(value: str) -> str:
-    match = _SIZE.match(value.strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a size; use a number with m or g, like 8g or 4096m")
-    return f"{int(match.group(1))}{match.group(2).lower()}"
+# 8g, 8G, 8gb, 8GiB and 8Gi (Kubernetes' own unit) are all 8 GiB: mboxed
+# hands the providers MiB (minikube --memory=8192mb), never this text.
+_SIZE = re.compile(r"(\d+)\s*([mg])(?:i|ib|b)?", re.IGNORECASE)
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_K8S_VERSION = re.compile(r"v\d+\.\d+\.\d+")
 
 
 def size_mib(value: str) -> int:
-    """'8g' -> 8192, '4096m' -> 4096."""
-    match = _SIZE.match(value.strip())
+    """'8g' -> 8192, '4096m' -> 4096, '2Gi' -> 2048."""
+    match = _SIZE.fullmatch(value.strip())
     if not match:
         raise ValueError(f"not a size: {value!r}")
     number, unit = int(match.group(1)), match.group(2).lower()
     return number * 1024 if unit == "g" else number
+
+
+def _size_between(low_gib: int, high_gib: int) -> AfterValidator:
+    """A size in [low, high] GiB, normalised to '<n>m' or '<n>g'."""
+
+    def check(value: str) -> str:
+        match = _SIZE.fullmatch(value.strip())
+        if not match:
+            raise ValueError(
+                f"{value!r} is not a size; use a number with m or g, like 8g, 8Gi or 4096m"
+            )
+        mib = size_mib(value)
+        if not low_gib * 1024 <= mib <= high_gib * 1024:
+            raise ValueError(f"{value!r} is out of range; use {low_gib}g to {high_gib}g")
+        return f"{int(match.group(1))}{match.group(2).lower()}"
+
+    return AfterValidator(check)
 
 
 def _is_ip(name: str) -> bool:
@@ -72,20 +86,32 @@ def _check_hostname(value: str) -> str:
             f"{value!r} is an IP address, and an ingress needs a DNS name; use 'auto', "
             f"a name like box.example.org, or {name.replace('.', '-')}.nip.io"
         )
-    if len(name) > 253 or not all(_HOST_LABEL.match(part) for part in name.split(".")):
+    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(part) for part in name.split(".")):
         raise ValueError(
             f"{value!r} is not a hostname; use 'auto' or a DNS name like box.example.org"
+        )
+    if name == "localhost" or name.endswith(".localhost"):
+        # Inside every pod localhost is the pod itself (RFC 6761 names it
+        # loopback everywhere): the services could not reach the IdP by it.
+        raise ValueError(
+            f"{value!r} names each machine itself, and the pods must reach the ingress by "
+            "this name; use 'auto' or a DNS name like box.example.org"
         )
     return name
 
 
 def _check_k8s_version(value: str) -> str:
-    if not _K8S_VERSION.match(value):
+    if not _K8S_VERSION.fullmatch(value):
         raise ValueError(f"{value!r} is not a Kubernetes version; use the form v1.31.0")
     return value
 
 
-Size = Annotated[str, AfterValidator(_check_size)]
+# 0g would reach the provider as "--memory=0mb"; minikube itself wants more
+# than 1 GiB (its usable minimum is 1800 MB) and says so. The upper bounds
+# catch slips such as 8000g.
+MemorySize = Annotated[str, _size_between(1, 1024)]
+DiskSize = Annotated[str, _size_between(1, 65536)]
+Count = Annotated[int, Strict()]  # a bool is an int to Python: `cpus: true` is 1
 Hostname = Annotated[str, AfterValidator(_check_hostname)]
 KubernetesVersion = Annotated[str, AfterValidator(_check_k8s_version)]
 
@@ -97,9 +123,9 @@ class _Strict(BaseModel):
 class Provider(_Strict):
     name: Literal["minikube", "kind", "existing"] = "minikube"
     driver: Literal["docker", "podman", "kvm2", "virtualbox", "none"] = "docker"
-    cpus: int = Field(4, ge=1, le=256)
-    memory: Size = "8g"
-    disk: Size = "40g"
+    cpus: Count = Field(4, ge=1, le=256)
+    memory: MemorySize = "8g"
+    disk: DiskSize = "40g"
     kubernetes_version: KubernetesVersion = "v1.31.0"
     context: str | None = None
     # existing only: the kubeconfig file holding `context` (default: $KUBECONFIG, ~/.kube/config)
@@ -107,9 +133,9 @@ class Provider(_Strict):
 
 
 class UsersGenerate(_Strict):
-    count: int = Field(0, ge=0, le=5000)
+    count: Count = Field(0, ge=0, le=5000)
     prefix: str = Field("student", pattern=r"^[a-z][a-z0-9_-]{0,20}$")
-    password_length: int = Field(12, ge=8, le=64)
+    password_length: Count = Field(12, ge=8, le=64)
 
 
 class Users(_Strict):
@@ -131,7 +157,7 @@ class ScienceBox(_Strict):
     # in cernbox/templates/storageprovider-*.yaml: it only works in `default`,
     # which is also where the original mboxed (etc/deploy.sh) installed it.
     namespace: str = Field("default", pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-    ready_timeout: int = Field(1800, ge=30, le=86400, description="seconds")
+    ready_timeout: Count = Field(1800, ge=30, le=86400, description="seconds")
     components: Components = Components()
     values: dict[str, Any] = Field(default_factory=dict)
 
@@ -212,13 +238,13 @@ def _lines(node: yaml.Node, prefix: KeyPath, label: str, out: dict[KeyPath, str]
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
+        data, node = safeyaml.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ProfileError(f"{where}: not valid YAML: {problem}") from None
+        what = "" if isinstance(exc, safeyaml.RefusedYaml) else "not valid YAML: "
+        raise ProfileError(f"{where}: {what}{problem}") from None
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -275,7 +301,9 @@ def parse_set(expr: str) -> tuple[KeyPath, Any]:
     if not sep or not all(path):
         raise ProfileError(f"--set {expr!r}: expected KEY.PATH=VALUE, like provider.cpus=4")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
+        parsed = safeyaml.load(value)[0] if value.strip() else ""
+    except safeyaml.RefusedYaml as exc:
+        raise ProfileError(f"--set {expr}: {exc.problem}") from None
     except yaml.YAMLError:
         parsed = value
     return path, parsed
@@ -352,6 +380,11 @@ def load_profile(
     for expr in overrides:
         key, value = parse_set(expr)
         data = _apply_set(data, key, value, expr)
+        # What the flag replaced comes from the flag now, keys under it too:
+        # `--set 'provider={"cpus": "x"}'` is wrong on the command line, not
+        # in demo.yaml.
+        for under in [k for k in origin if k[: len(key)] == key]:
+            del origin[under]
         for n in range(1, len(key) + 1):
             origin[key[:n]] = f"--set {expr}"
         sources.append(f"--set {expr}")

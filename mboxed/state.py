@@ -10,19 +10,25 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
-import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mboxed import safeyaml
 from mboxed.errors import LockHeld, StateError
+from mboxed.paths import unusable
+
+log = logging.getLogger("mboxed.state")
 
 SCHEMA_VERSION = 1
 
@@ -32,8 +38,7 @@ STEP_STATUSES = ("running", "done", "failed", "interrupted", "undone")
 # The file is written in YAML's JSON flow style (JSON is YAML): PyYAML's
 # representer and constructor cost about a second per save and load for a
 # class of 2000 users, the json module a few milliseconds. A file edited by
-# hand into block-style YAML still loads (libyaml's loader when available).
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# hand into block-style YAML still loads, through the loader profiles use.
 
 
 def stable_hash(value: Any) -> str:
@@ -53,6 +58,22 @@ def _render(data: dict[str, Any]) -> str:
     steps = [f"  {dump(name)}: {dump(record)}" for name, record in data["steps"].items()]
     body = ",\n".join(steps)
     return "{\n" + "\n".join(lines) + '\n "steps": {\n' + body + ("\n" if steps else "") + " }\n}\n"
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    """Mode 0600, fsynced, then renamed over `path`: never a partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def now_iso() -> str:
@@ -78,6 +99,113 @@ def _corrupt(path: Path, why: str) -> StateError:
         hint=f"it was left untouched; restore the previous version ({backup}) if it "
         f"exists, or move the file aside (mv {path} {path}.broken) to start over",
     )
+
+
+# --- the file's structure, checked on every load ---------------------------------
+#
+# Strict like profiles: an int is not a bool or a string, and a key the engine
+# does not write is refused. Outputs stay free-form mappings, except the users
+# step's, which commands read as records.
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class _JournalEntry(_Strict):
+    kind: str
+    data: dict[str, Any] = {}
+    at: str | None = None
+
+
+class _UserRecord(_Open):
+    name: str
+    uid: int | None = None
+    gid: int | None = None
+    password: str | None = None
+    groups: list[str] = []
+
+
+class _GroupRecord(_Open):
+    name: str
+    gid: int | None = None
+    members: list[str] = []
+
+
+class _UsersOutputs(_Open):
+    users: list[_UserRecord] = []
+    groups: list[_GroupRecord] = []
+    removed: list[_UserRecord | str] = []
+
+
+class _StepRecord(_Strict):
+    status: Literal["running", "done", "failed", "interrupted", "undone"] | None = None
+    started: str | None = None
+    ended: str | None = None
+    duration: float | None = None
+    inputs_hash: str | None = None
+    error: str | None = None
+    actions: list[str] = []
+    outputs: dict[str, Any] = {}
+    journal: list[_JournalEntry] = []
+
+
+class _ProfileRef(_Strict):
+    name: str
+    files: list[str] = []
+    set: list[str] = []
+
+
+class _LastRun(_Strict):
+    command: str
+    started: str
+    result: str
+    ended: str | None = None
+
+
+class _StateFile(_Strict):
+    schema_: int = Field(alias="schema")
+    deployment: str | None = None
+    created: str | None = None
+    updated: str | None = None
+    profile: _ProfileRef | None = None
+    last_run: _LastRun | None = None
+    options: dict[str, Any] | None = None
+    steps: dict[str, _StepRecord]
+
+
+def _problems(model: type[BaseModel], value: Any, prefix: tuple[str, ...]) -> list[str]:
+    try:
+        model.model_validate(value)
+    except ValidationError as exc:
+        out = []
+        for error in exc.errors():
+            loc = ".".join((*prefix, *(str(part) for part in error["loc"])))
+            got = "" if error["type"] == "missing" else f" (got {_short(error.get('input'))})"
+            message = error["msg"].split(" or instance of ")[0]  # strict mode names our classes
+            out.append(f"{loc}: {message}{got}")
+        return out
+    return []
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_structure(path: Path, data: dict[str, Any]) -> None:
+    """The whole file, before anything uses it: a wrong shape is reported
+    with its key path, and nothing is written."""
+    problems = _problems(_StateFile, data, ())
+    if not problems:
+        users = data["steps"].get("users", {}).get("outputs") or {}
+        problems = _problems(_UsersOutputs, users, ("steps", "users", "outputs"))
+    if problems:
+        raise _corrupt(path, "; ".join(problems[:5]))
 
 
 @dataclass
@@ -122,18 +250,25 @@ class State:
 
     @classmethod
     def load(cls, path: Path, deployment: str) -> State:
-        if not path.exists():
-            return cls(path, deployment)
         try:
-            text = path.read_text(encoding="utf-8")
+            if not path.exists():
+                return cls(path, deployment)
+            raw = path.read_bytes()
+        except OSError as exc:
+            # Unreadable is not corrupt: its secrets may be fine, only not ours to read.
+            raise unusable("read the state file", path, exc) from None
+        try:
+            text = raw.decode("utf-8")
             try:
                 data = json.loads(text)
             except ValueError:
-                data = yaml.load(text, Loader=_Loader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                data = safeyaml.load(text)[0]
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
             raise _corrupt(path, str(exc).splitlines()[0]) from exc
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
             raise _corrupt(path, "not an mboxed state (no 'schema'/'steps')")
+        if type(data["schema"]) is not int:  # a bool is an int, and True == 1
+            raise _corrupt(path, f"schema: not a version number (got {_short(data['schema'])})")
         if data["schema"] != SCHEMA_VERSION:
             raise StateError(
                 f"state file {path} has schema version {data['schema']!r}; "
@@ -142,6 +277,7 @@ class State:
             )
         if not isinstance(data["steps"], dict):
             raise _corrupt(path, "'steps' is not a mapping")
+        _check_structure(path, data)
         return cls(path, deployment, data)
 
     def step(self, name: str) -> StepRecord:
@@ -156,58 +292,94 @@ class State:
     def outputs(self, name: str) -> dict[str, Any]:
         return dict(self.data["steps"].get(name, {}).get("outputs", {}))
 
+    @property
+    def backup_path(self) -> Path:
+        return self.path.with_suffix(".yaml.bak")
+
     def save(self) -> None:
+        """Write the state atomically, after copying the last saved one to the
+        backup, atomically too: a write cut short (a full disk) leaves both
+        files as they were. A failure is one StateError naming the file."""
         self.data["updated"] = now_iso()
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # A value JSON cannot represent fails here, before anything on disk changes.
-        payload = _render(self.data)
-        if self.path.exists():
-            backup = self.path.with_suffix(".yaml.bak")
-            with contextlib.suppress(OSError):
-                shutil.copy2(self.path, backup)
-                os.chmod(backup, 0o600)
-        fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.path.parent)
+        payload = _render(self.data).encode("utf-8")
         try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            previous = self.path.read_bytes() if self.path.exists() else None
+        except OSError as exc:
+            raise unusable("write the state file", self.path, exc) from None
+        if previous is not None:
+            try:
+                _write_atomic(self.backup_path, previous)
+            except OSError as exc:  # the state itself still saves
+                log.warning("could not update the backup %s: %s", self.backup_path, exc)
+        try:
+            _write_atomic(self.path, payload)
+        except OSError as exc:
+            raise unusable("save the state file", self.path, exc) from None
 
     def remove(self) -> None:
-        for path in (self.path, self.path.with_suffix(".yaml.bak")):
+        for path in (self.path, self.backup_path):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+def _lock_holder(fd: int) -> str:
+    """Who holds the lock, as its holder wrote it. A holder that has just
+    taken the lock writes its line a moment later: wait a little for it."""
+    for _ in range(10):
+        holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+        if holder:
+            return holder
+        time.sleep(0.02)
+    return "another mboxed run"
+
+
+# Locks this process holds, by path: `App.locked` takes the lock before it
+# reads the state, and the engine's own `deployment_lock` inside it must not
+# lock again (flock on a second descriptor would find the lock held).
+_HELD: dict[Path, int] = {}
 
 
 @contextlib.contextmanager
 def deployment_lock(path: Path, command: str) -> Iterator[None]:
     """One up/down per deployment. flock is released by the kernel when the
-    holder dies, so a SIGKILLed run never leaves a stale lock behind."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    holder dies, so a SIGKILLed run never leaves a stale lock behind.
+    Re-entrant within one process."""
+    key = path.absolute()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise unusable("open the lock file", path, exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "unknown"
+            holder = _lock_holder(fd)
             raise LockHeld(
                 f"deployment {path.parent.name!r} is busy: held by {holder}",
                 hint="wait for that run to finish (or stop it); only one "
                 "up/down/start/stop runs at a time per deployment",
             ) from None
         info = f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {now_iso()})"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info.encode(), 0)
+        with contextlib.suppress(OSError):  # who holds it is only for the message (disk full)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, info.encode(), 0)
+        _HELD[key] = 1
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            del _HELD[key]
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -74,6 +74,18 @@ def test_wrong_type_from_set_names_the_flag() -> None:
         ("users.generate.prefix=9bad", "should match pattern"),
         ("sciencebox.components.swan=maybe", "valid boolean"),
         ("version=2", "Input should be 1"),
+        # issue 10: these slipped through
+        ("provider.cpus=true", "valid integer"),
+        ("users.generate.count=yes", "valid integer"),
+        ("provider.memory=0g", "'0g' is out of range; use 1g to 1024g"),
+        ("provider.disk=0m", "'0m' is out of range; use 1g to 65536g"),
+        ("provider.memory=99999999g", "out of range"),
+        ("provider.memory=8Ti", "not a size"),
+        ("hostname=localhost", "names each machine itself"),
+        ("hostname=box.localhost", "names each machine itself"),
+        ('hostname="box.example.org\\n"', "not a hostname"),
+        ('provider.kubernetes_version="v1.31.0\\n"', "use the form v1.31.0"),
+        ('users.generate.prefix="student\\n"', "should match pattern"),
     ],
 )
 def test_bad_values_are_one_line_each(override: str, needle: str) -> None:
@@ -154,3 +166,46 @@ def test_raw_helm_values_pass_through_unvalidated() -> None:
 
 def test_sizes() -> None:
     assert size_mib("8g") == 8192 and size_mib("4096m") == 4096 and size_mib("2GiB") == 2048
+
+
+def test_an_alias_bomb_in_the_helm_values_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    levels = [f"    l{i}: &l{i} {{a: *l{i - 1}, b: *l{i - 1}}}" for i in range(1, 40)]
+    bomb = write(
+        tmp_path / "bomb.yaml",
+        "sciencebox:\n  values:\n    l0: &l0 {a: 1, b: 2}\n" + "\n".join(levels) + "\n",
+    )
+    with pytest.raises(ProfileError) as info:
+        load_profile("demo", [bomb])
+    # the line of the first mapping whose aliases add too much (l11, line 14)
+    assert str(info.value).startswith(f"{bomb}:14: its aliases (*name) expand to over ")
+    assert "\n" not in str(info.value)
+
+
+def test_an_alias_bomb_from_set_names_the_flag() -> None:
+    small = parse_set("sciencebox.values={a: &a [x, x], b: [*a, *a]}")[1]
+    assert small == {"a": ["x", "x"], "b": [["x", "x"], ["x", "x"]]}
+    levels = ", ".join(f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}]" for i in range(1, 40))
+    bomb = f"sciencebox.values={{l0: &l0 [x, x], {levels}}}"
+    with pytest.raises(ProfileError, match=r"^--set sciencebox\.values=.*: its aliases"):
+        parse_set(bomb)
+
+
+def test_a_second_provider_section_is_refused_not_merged(tmp_path: Path) -> None:
+    text = "provider:\n  cpus: 2\ngpu: false\nprovider:\n  cpus: 8\n"
+    twice = write(tmp_path / "twice.yaml", text)
+    with pytest.raises(ProfileError) as info:
+        load_profile(str(twice))
+    assert str(info.value) == f"{twice}:4: duplicate key 'provider'"
+
+
+@pytest.mark.parametrize(("given", "normal"), [("8Gi", "8g"), ("8GiB", "8g"), ("4096Mi", "4096m")])
+def test_kubernetes_units_are_sizes_too(given: str, normal: str) -> None:
+    provider = load_profile("demo", overrides=[f"provider.memory={given}"]).profile.provider
+    assert provider.memory == normal and size_mib(provider.memory) == size_mib(given)
+
+
+def test_an_error_inside_a_set_section_names_the_flag_not_the_file() -> None:
+    expr = 'provider={"cpus": "x"}'
+    with pytest.raises(ProfileError) as info:
+        load_profile("demo", overrides=[expr])
+    assert str(info.value).startswith(f"--set {expr}: provider.cpus: ")

@@ -4,9 +4,11 @@ when called, so `mboxed --help` stays instant."""
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 import traceback
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -87,8 +89,26 @@ def _fail(lines: list[str], code: int) -> int:
     return code
 
 
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> Any:
     invocation = Invocation()
+    # SIGTERM ends the whole command the same way, with 128+15 (as a shell
+    # reports a process the signal killed), from start-up to the last line:
+    # not only while the engine runs steps.
+    try:
+        previous = signal.signal(signal.SIGTERM, _sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        return _main(argv, invocation)
+    try:
+        return _main(argv, invocation)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None, invocation: Invocation) -> Any:
     try:
         result = cli.main(args=argv, prog_name="mboxed", standalone_mode=False, obj=invocation)
     except click.exceptions.Abort as exc:
@@ -108,10 +128,10 @@ def main(argv: list[str] | None = None) -> Any:
         if invocation.log_file:
             lines.append(f"log: {invocation.log_file}")
         sys.exit(_fail(lines, 1))
-    except (KeyboardInterrupt, Interrupted):
-        sys.exit(
-            _fail(["interrupted: the state was saved; run the same command again to resume"], 130)
-        )
+    except Interrupted as exc:
+        sys.exit(_fail([INTERRUPTED], 128 + exc.signum))
+    except KeyboardInterrupt:
+        sys.exit(_fail([INTERRUPTED], 130))
     except Exception:
         details = traceback.format_exc()
         where = _write_crash(details, invocation.log_file)

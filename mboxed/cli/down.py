@@ -16,12 +16,17 @@ from mboxed.cli.options import deployment_options
 def down(app: App, purge: bool) -> None:
     """Uninstall ScienceBox, delete the cluster mboxed created and revert every
     host change mboxed journaled, newest first."""
-    if not app.state.exists:
+    if not app.state.exists and not purge:
         click.echo(f"deployment {app.deployment!r} has no state: nothing to take down")
-    else:
-        app.start_log("down")
-        app.pipeline().down(app.context())
+        return
+    with app.locked("down") as state:
+        if not state.exists:
+            click.echo(f"deployment {app.deployment!r} has no state: nothing to take down")
+        else:
+            app.start_log("down")
+            app.pipeline().down(app.context())
+        if purge:
+            shutil.rmtree(app.paths.deployment_dir(app.deployment), ignore_errors=True)
     if purge:
-        shutil.rmtree(app.paths.deployment_dir(app.deployment), ignore_errors=True)
         shutil.rmtree(app.paths.cache_root, ignore_errors=True)
         click.echo("purged state and download cache")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import click
 
 from mboxed.app import App
-from mboxed.engine import StepResult
+from mboxed.engine import Pipeline, StepResult
 from mboxed.errors import MboxedError
 from mboxed.steps import PIPELINE
 
@@ -33,18 +33,36 @@ def run_up(
     profile = app.loaded_profile  # validate before touching anything
     pipeline = app.pipeline()
     _check_requested([*only, *([from_] if from_ else [])])
+    if not pipeline.select(only, from_):
+        # Say so, before anything is written: exit 0 would read as "done".
+        raise MboxedError(
+            f"nothing to run: every --only step ({', '.join(only)}) comes before --from {from_}",
+            hint="drop --from, or name steps from it on with --only",
+        )
     if as_json:
         import io
 
         from mboxed.ui import PlainReporter
 
         app.reporter = PlainReporter(io.StringIO())
-    if not dry_run:
+    if dry_run:
+        results = _run_pipeline(app, pipeline, only, from_, command)
+    else:
         app.start_log(command)
-        app.remember_profile()
+        with app.locked(command):
+            app.remember_profile()
+            results = _run_pipeline(app, pipeline, only, from_, command)
+    if as_json:
+        click.echo(json.dumps(_as_json(results, profile.name), indent=2))
+    return results
+
+
+def _run_pipeline(
+    app: App, pipeline: Pipeline, only: Sequence[str], from_: str | None, command: str
+) -> list[StepResult]:
     ctx = app.context()
     try:
-        results = pipeline.up(ctx, only=only, from_=from_, command=command)
+        return pipeline.up(ctx, only=only, from_=from_, command=command)
     except MboxedError as exc:
         if not exc.hint:
             again = ctx.command_line(command)
@@ -54,9 +72,6 @@ def run_up(
                 else f"fix the above, then run `{again}` again"
             )
         raise
-    if as_json:
-        click.echo(json.dumps(_as_json(results, profile.name), indent=2))
-    return results
 
 
 def _as_json(results: Sequence[StepResult], profile: str) -> object:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import click
 import pytest
 
 from mboxed import cli
+from mboxed.cli import INTERRUPTED
 from mboxed.errors import Interrupted, MboxedError
-from tests.cli.run import mboxed, tree
+from tests.cli.run import REPO, mboxed, tree
 
 
 def test_help_lists_every_command() -> None:
@@ -103,7 +108,7 @@ def raiser(monkeypatch: pytest.MonkeyPatch) -> None:
     ("kind", "code", "needle"),
     [
         ("user", 1, "error: the thing is wrong\nhint: do the other thing"),
-        ("interrupt", 130, "interrupted: the state was saved"),
+        ("interrupt", 143, "interrupted: the state was saved"),  # Interrupted(15): SIGTERM
         ("ctrl-c", 130, "interrupted: the state was saved"),
         ("bug", 3, "mboxed hit a bug"),
     ],
@@ -138,3 +143,32 @@ def test_an_error_names_the_log_of_its_own_run_only(capsys: pytest.CaptureFixtur
         cli.main(["plan", "--profile", "nope"])
     err = capsys.readouterr().err
     assert "unknown profile 'nope'" in err and "log: " not in err
+
+
+def test_sigterm_outside_the_steps_exits_143_with_one_line(tmp_path: Path) -> None:
+    """Blocked writing to a FIFO nobody reads: after the last step of any run,
+    where the engine's own handler is no longer installed."""
+    assert mboxed("up", "--only", "users", "--yes").returncode == 0
+    fifo = tmp_path / "cards.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mboxed", "users", "export", "-o", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    wchan = Path(f"/proc/{proc.pid}/wchan")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if wchan.exists() and wchan.read_text() == "wait_for_partner":  # in open(fifo)
+            break
+        time.sleep(0.05)
+    else:
+        assert proc.poll() is None, proc.communicate()
+        proc.kill()
+        pytest.skip("could not see the process block on the FIFO")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert err == INTERRUPTED + "\n"

@@ -74,7 +74,7 @@ def test_step_stops_up_with_the_failed_checks_and_force_goes_on(
 def test_step_three_way_on_a_profile_this_host_meets(tmp_path: Path, mirror: FileServer) -> None:
     world = make_world(
         tmp_path,
-        overrides=("provider.cpus=1", "provider.memory=512m", "provider.disk=1g"),
+        overrides=("provider.cpus=1", "provider.memory=1g", "provider.disk=1g"),
         options=Options(mirror=mirror.url),
     )
     step = PreflightStep()
