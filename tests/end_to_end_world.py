@@ -82,8 +82,10 @@ class HookReporter(PlainReporter):
 
 
 @contextlib.contextmanager
-def ingress_site(hostname: str, cert: Path, key: Path) -> Iterator[Site]:
-    """The Site of https_site.py, served on 127.0.0.1:443 with mboxed's own
+def ingress_site(
+    hostname: str, cert: Path, key: Path, address: str = "127.0.0.1"
+) -> Iterator[Site]:
+    """The Site of https_site.py, served on ADDRESS:443 with mboxed's own
     certificate (not one the test issues)."""
     site = Site(hostname)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -93,7 +95,7 @@ def ingress_site(hostname: str, cert: Path, key: Path) -> Iterator[Site]:
         site.sni.append(server_name)
 
     context.sni_callback = remember_sni
-    server = ThreadingHTTPServer(("127.0.0.1", INGRESS_PORT), _handler(site))
+    server = ThreadingHTTPServer((address, INGRESS_PORT), _handler(site))
     server.socket = context.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     site.port = INGRESS_PORT
@@ -116,6 +118,7 @@ class EndToEnd:
     fake_state: Path
     stack: contextlib.ExitStack
     site: Site | None = None
+    ingress_ip: str = "127.0.0.1"  # where the ingress answers
     output: list[str] = field(default_factory=list)
     timings: list[tuple[str, float]] = field(default_factory=list)
 
@@ -152,7 +155,7 @@ class EndToEnd:
         hostname = app.state.outputs("cluster")["hostname"]
         ingress = contextlib.ExitStack()
         self.site = ingress.enter_context(
-            ingress_site(hostname, Path(tls["cert"]), Path(tls["key"]))
+            ingress_site(hostname, Path(tls["cert"]), Path(tls["key"]), self.ingress_ip)
         )
         self.stack.callback(ingress.close)
         self._ingress = ingress
@@ -184,6 +187,26 @@ class EndToEnd:
             )
         return done
 
+    def start_mboxed(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """`python -m mboxed ARGS` started, not waited for, in a session of its
+        own: the test can take it down with all it started (helm), as a power
+        loss does."""
+        self.output.append(f"$ mboxed {' '.join(args)} (started)")
+        return subprocess.Popen(
+            [sys.executable, "-m", "mboxed", *args],
+            env={**self.env, **(env or {})},
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def revisions(self, release: str = "sciencebox", namespace: str = "default") -> list[str]:
+        """The helm stand-in's history of a release: each revision's status."""
+        stored = self.tool("helm").get("releases", {}).get(f"{namespace}/{release}") or []
+        return [str(r["status"]) for r in stored]
+
     # -- what the stand-ins saw -----------------------------------------------------
     def tool(self, name: str) -> dict[str, Any]:
         path = self.fake_state / f"{name}.json"
@@ -205,17 +228,22 @@ class EndToEnd:
         return data
 
 
-def host_ready() -> str:
-    """'' when this host can run the end-to-end test, else why not."""
+def host_ready(
+    tools: tuple[str, ...] = ("dockerd", "kubectl", "dpkg-query", "setsid"),
+    ingress_ip: str = "127.0.0.1",
+    root_because: str = "runs the host steps for real (dockerd, /etc/hosts)",
+) -> str:
+    """'' when this host can run an end-to-end test (with TOOLS on PATH and
+    the ingress on INGRESS_IP:443), else why not."""
     import shutil
 
     from tests.sciencebox.registry import REGISTRY_BIN
 
     if os.geteuid() != 0:
-        return "runs the host steps for real (dockerd, /etc/hosts): root only (CI)"
+        return f"{root_because}: root only (CI)"
     if REGISTRY_BIN is None:
         return "needs Debian's docker-registry"
-    for tool in ("dockerd", "kubectl", "dpkg-query", "setsid"):
+    for tool in tools:
         if shutil.which(tool) is None:
             return f"needs {tool} on PATH"
     wanted = ("ca-certificates", "curl", "conntrack", "socat")
@@ -239,9 +267,9 @@ def host_ready() -> str:
         # TIME_WAIT do not count
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("127.0.0.1", INGRESS_PORT))
+            sock.bind((ingress_ip, INGRESS_PORT))
         except OSError as exc:
-            return f"127.0.0.1:{INGRESS_PORT} is taken ({exc.strerror}); the ingress needs it"
+            return f"{ingress_ip}:{INGRESS_PORT} is taken ({exc.strerror}); the ingress needs it"
     return ""
 
 
@@ -278,6 +306,32 @@ def end_to_end(tmp_path: Path, profile: str, *, extra_env: dict[str, str]) -> It
         }
         env.pop("MBOXED_MIRROR", None)
         yield EndToEnd(tmp_path, env, api, registry, fake_state, stack)
+
+
+def existing_cluster(world: EndToEnd, context: str, ingress_ip: str) -> None:
+    """The API stand-in as a cluster someone else runs (provider existing):
+    a context for it in KUBECONFIG, a ready node, an IngressClass, and an
+    ingress controller whose LoadBalancer Service has INGRESS_IP (where the
+    ingress site then answers). No minikube, no Docker engine, no /etc/hosts."""
+    from tests.fakes.kube_api import load_object
+
+    world.api.write_kubeconfig(world.env["KUBECONFIG"], context=context)
+    for name in ("node-kind-ready.json", "ingressclass-nginx.json"):
+        world.api.add(load_object(name))
+    world.api.add(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "ingress-nginx-controller",
+                "namespace": "ingress-nginx",
+                "labels": {"app.kubernetes.io/component": "controller"},
+            },
+            "spec": {"type": "LoadBalancer"},
+            "status": {"loadBalancer": {"ingress": [{"ip": ingress_ip}]}},
+        }
+    )
+    world.ingress_ip = ingress_ip
 
 
 def mutating(calls: Sequence[Sequence[str]], reads: Sequence[Sequence[str]]) -> list[list[str]]:

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from mboxed import shell as shell_module
 from mboxed.shell import CommandError, Shell
 
 
@@ -69,3 +75,72 @@ def test_root_commands_run_directly_as_root() -> None:
     if not shell.is_root():
         pytest.skip("needs root")
     assert shell.run(["id", "-u"], root=True).stdout.strip() == "0"
+
+
+# A child that writes down each signal it gets (argv[2]), and ends on SIGINT
+# (as helm upgrade does: it marks the release failed, then exits) unless told
+# to ignore it (argv[1]).
+SIGNAL_REPORTER = """
+import signal, sys, time
+def on(signum, frame):
+    with open(sys.argv[2], "a") as log:
+        log.write(signal.Signals(signum).name + "\\n")
+    print(signal.Signals(signum).name, flush=True)
+    if signum == signal.SIGINT and sys.argv[1] == "ends-on-int":
+        sys.exit(3)
+for signum in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(signum, on)
+print("started", flush=True)
+time.sleep(60)
+"""
+
+
+def reporter(how: str, log: Path) -> list[str]:
+    return [sys.executable, "-c", SIGNAL_REPORTER, how, str(log)]
+
+
+def test_a_gently_stopped_command_gets_sigint_first_on_timeout(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(CommandError) as info:
+        Shell().run(reporter("ends-on-int", tmp_path / "log"), timeout=1, stop_grace=10)
+    error = info.value
+    assert "timed out after 1s; stopped with SIGINT" in str(error)
+    assert error.stdout == "started\nSIGINT\n" and error.returncode == 3
+    assert time.monotonic() - started < 8  # it ended on SIGINT: no waiting for the grace
+
+
+def test_a_command_deaf_to_sigint_gets_sigterm_then_sigkill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shell_module, "TERM_GRACE", 0.5)
+    with pytest.raises(CommandError) as info:
+        Shell().run(reporter("deaf", tmp_path / "log"), timeout=1, stop_grace=0.5)
+    assert "killed (SIGKILL)" in str(info.value)
+    assert (tmp_path / "log").read_text() == "SIGINT\nSIGTERM\n"
+    assert info.value.returncode == -signal.SIGKILL
+
+
+def test_without_stop_grace_a_timeout_kills_at_once(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="timed out"):
+        Shell().run(reporter("ends-on-int", tmp_path / "log"), timeout=1)
+    assert not (tmp_path / "log").exists()
+
+
+def test_mboxed_interrupted_while_a_gentle_command_runs_stops_it_first(tmp_path: Path) -> None:
+    """SIGTERM to mboxed (the engine turns it into Interrupted) while the
+    command runs: the command gets SIGINT and ends before mboxed goes on."""
+    from mboxed.errors import Interrupted
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        with pytest.raises(Interrupted):
+            Shell().run(reporter("ends-on-int", tmp_path / "log"), timeout=30, stop_grace=10)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+    assert (tmp_path / "log").read_text() == "SIGINT\n"  # stopped, not orphaned

@@ -15,6 +15,14 @@ helm/helm cmd/helm/helm.go). Message texts, helm v3.19.5:
   (install/upgrade/rollback) is in progress": the release is pending-install,
   pending-upgrade or pending-rollback (pkg/release/status.go) after a helm
   that was interrupted, and stays so until someone rolls it back.
+
+Stopping helm: `upgrade` and `install` (cmd/helm/upgrade.go, install.go,
+v3.17) catch SIGINT and SIGTERM (signal.Notify), print "Release NAME has been
+cancelled." and cancel the action's context; pkg/action/upgrade.go
+handleContext then marks the new revision failed ("Upgrade NAME failed:
+context canceled", failRelease; install.go alike), a state the next upgrade
+accepts. SIGKILL leaves it pending. So the verbs that change a release run
+with the Shell's stop_grace: SIGINT and time to write that down first.
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ from mboxed.shell import CommandError, Result, Shell
 NOT_FOUND = "release: not found"
 PENDING = "another operation (install/upgrade/rollback) is in progress"
 CONTEXT_MISSING = re.compile(r'context "[^"]*" does not exist')
+# Seconds helm gets after SIGINT to mark its release failed (one write to the
+# API server) before SIGTERM, then SIGKILL.
+STOP_GRACE = 30.0
 UNREACHABLE = re.compile(r"Kubernetes cluster unreachable|connection refused|no such host", re.I)
 
 
@@ -102,8 +113,12 @@ class Helm:
             argv += ["--kubeconfig", self.kubeconfig]
         return argv
 
-    def _run(self, *args: str) -> str:
-        result = self.shell.run(self.argv(*args), check=False, timeout=self.timeout)
+    def _run(self, *args: str, changes: bool = False) -> str:
+        """helm ARGS; `changes`: it writes the release, and is stopped gently."""
+        grace = STOP_GRACE if changes else None
+        result = self.shell.run(
+            self.argv(*args), check=False, timeout=self.timeout, stop_grace=grace
+        )
         if not result.ok:
             raise failure(result, self.shell)
         return result.stdout
@@ -126,6 +141,22 @@ class Helm:
         rows: list[dict[str, Any]] = json.loads(self._run(*args) or "[]")
         return rows
 
+    def history(self, release: str) -> list[dict[str, Any]]:
+        """`helm history -o json`, oldest first: revision, status, chart,
+        description, ... ([] if no release; cmd/helm/history.go releaseInfo)."""
+        try:
+            rows: list[dict[str, Any]] = json.loads(
+                self._run("history", release, "-o", "json") or "[]"
+            )
+        except ReleaseNotFound:
+            return []
+        return rows
+
+    def rollback(self, release: str, revision: int) -> None:
+        """`helm rollback RELEASE REVISION`: a new revision with that one's
+        chart and values (the way out of a pending release)."""
+        self._run("rollback", release, str(revision), changes=True)
+
     def chart(self, release: str) -> str:
         """The "name-version" of the chart the release runs ("" if no release)."""
         rows = self.releases(f"^{re.escape(release)}$")
@@ -142,12 +173,13 @@ class Helm:
             chart,
             "--create-namespace",
             *_rendering(values, post_renderer),
+            changes=True,
         )
 
     def uninstall(self, release: str) -> bool:
         """`helm uninstall`; False when there was no such release."""
         try:
-            self._run("uninstall", release)
+            self._run("uninstall", release, changes=True)
         except ReleaseNotFound:
             return False
         return True

@@ -4,6 +4,17 @@ Facts come from helm itself (`helm status -o json`, `helm get values -o
 json`, `helm list -o json`, through mboxed.sciencebox.helm): a release
 deleted by hand is noticed, and a re-run with unchanged values does nothing.
 `plan_release` is pure: facts in, plan out.
+
+A release helm left half-done is recovered before the upgrade, as helm v3.17
+allows (pkg/action/upgrade.go prepareUpgrade): a pending last revision
+(pending-install, pending-upgrade, pending-rollback: a helm killed mid-run)
+makes every upgrade fail with errPending, so it is rolled back to the last
+revision that was deployed (pkg/action/rollback.go has no such check); a
+first install that never deployed has nothing to roll back to and is
+uninstalled, then installed again, as is a release whose uninstall never
+finished (`uninstalling`: no upgrade takes it, "has no deployed releases").
+A failed last revision needs nothing first: upgrade starts from the last
+deployed revision, or from the failed one when none was.
 """
 
 from __future__ import annotations
@@ -71,6 +82,8 @@ class ReleaseFacts:
     seed_job: str = ""  # the LDAP seeding Job's name
     seed_job_state: str = ""  # "" (not read), present, missing, failed
     ldap_statefulset: str = ""  # the LDAP server's StatefulSet's name
+    # `helm history -o json` (oldest first), read when the last revision is not deployed
+    history: tuple[dict[str, Any], ...] = ()
 
     @property
     def state(self) -> str:
@@ -80,23 +93,82 @@ class ReleaseFacts:
     def revision(self) -> int:
         return int((self.status or {}).get("version") or 0)
 
+    @property
+    def description(self) -> str:
+        return str(((self.status or {}).get("info") or {}).get("description", ""))
+
+    def last_deployed_revision(self) -> int:
+        """The newest earlier revision that was deployed (0: none ever was).
+        `superseded` ones were deployed once too (pkg/release/status.go)."""
+        earlier = [r for r in self.history if int(r.get("revision") or 0) != self.revision]
+        for wanted in ("deployed", "superseded"):
+            found = [int(r.get("revision") or 0) for r in earlier if r.get("status") == wanted]
+            if found:
+                return max(found)
+        return 0
+
+
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+
+
+def _last_revision(facts: ReleaseFacts) -> str:
+    said = facts.description[:160]
+    return f"revision {facts.revision} is {facts.state}" + (f" ({said})" if said else "")
+
+
+def _recovery(facts: ReleaseFacts, where: str, detail: dict[str, Any]) -> Action | None:
+    """What makes a release helm left half-done upgradeable again (module docstring)."""
+    if facts.state not in (*PENDING, "uninstalling"):
+        return None
+    last = _last_revision(facts)
+    target = facts.last_deployed_revision()
+    if facts.state != "uninstalling" and target:
+        return Action(
+            f"roll back {where} to revision {target}, the last deployed one: {last}, a helm "
+            "run that never finished, and helm refuses to upgrade the release until it is "
+            f"rolled back (helm rollback {facts.release} {target})",
+            kind="rollback",
+            detail={**detail, "revision": target},
+        )
+    why = (
+        "a helm uninstall never finished"
+        if facts.state == "uninstalling"
+        else "its install never deployed, so there is no revision to roll back to"
+    )
+    return Action(
+        f"uninstall {where}: {last}; {why}; the install starts over (helm uninstall)",
+        kind="uninstall",
+        detail=detail,
+    )
+
+
+def _failed(facts: ReleaseFacts) -> str:
+    """Why an upgrade is all a failed release needs."""
+    target = facts.last_deployed_revision()
+    start = f"from revision {target}, the last deployed" if target else "in place"
+    return f"{_last_revision(facts)}; helm upgrades a failed release {start}"
+
 
 def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
     where = f"release {facts.release} in namespace {facts.namespace}"
     wanted_chart = f"{chart_name}-{facts.chart_version}"
     detail = {"release": facts.release, "namespace": facts.namespace}
+    install = Action(
+        f"install {where} from chart {wanted_chart} (helm upgrade --install)",
+        kind="install",
+        detail=detail,
+    )
     if facts.status is None:
-        return Plan(
-            [
-                Action(
-                    f"install {where} from chart {wanted_chart} (helm upgrade --install)",
-                    kind="install",
-                    detail=detail,
-                )
-            ]
-        )
+        return Plan([install])
+    recovery = _recovery(facts, where, detail)
+    if recovery is not None and recovery.kind == "uninstall":
+        return Plan([recovery, install])
     reasons = []
-    if facts.state != "deployed":
+    if recovery is not None:
+        reasons.append(f"revision {facts.revision} never finished ({facts.state})")
+    elif facts.state == "failed":
+        reasons.append(_failed(facts))
+    elif facts.state != "deployed":
         reasons.append(f"its status is {facts.state or 'unknown'}")
     if facts.deployed_chart and facts.deployed_chart != wanted_chart:
         reasons.append(f"chart {facts.deployed_chart} -> {wanted_chart}")
@@ -113,7 +185,7 @@ def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
         reasons.append(f"values changed: {shown}")
     if not reasons:
         return Plan.nothing(f"{where} is at revision {facts.revision}, deployed with these values")
-    actions = []
+    actions = [recovery] if recovery is not None else []
     if facts.storage_changed:
         actions.append(
             Action(

@@ -68,10 +68,13 @@ def postrender_config(ctx: Context) -> dict[str, Any]:
     return make_config(secrets, {"swan": components.swan, "cernbox": components.cernbox})
 
 
-def helm_for(ctx: Context, cluster: Mapping[str, Any], namespace: str) -> Helm:
+def helm_for(
+    ctx: Context, cluster: Mapping[str, Any], namespace: str, timeout: float | None = None
+) -> Helm:
     binary = str(ctx.outputs("helm").get("path") or "helm")
     context, kubeconfig = cluster.get("context"), cluster.get("kubeconfig")
-    return Helm(ctx.shell, namespace, binary, context or None, kubeconfig or None)
+    helm = Helm(ctx.shell, namespace, binary, context or None, kubeconfig or None)
+    return helm if timeout is None else replace(helm, timeout=timeout)
 
 
 def values_file(ctx: Context) -> Path:
@@ -94,10 +97,14 @@ class ScienceBoxStep(BaseStep):
     description = "helm upgrade --install of the ScienceBox chart with a generated values file"
 
     def __init__(
-        self, values: ValuesFn = desired_values, postrender: PostRenderFn = postrender_config
+        self,
+        values: ValuesFn = desired_values,
+        postrender: PostRenderFn = postrender_config,
+        helm_timeout: float | None = None,  # seconds per helm run; None: Helm's default
     ) -> None:
         self._values = values
         self._postrender = postrender
+        self._helm_timeout = helm_timeout
 
     # -- helpers --------------------------------------------------------------
     def _cluster(self, ctx: Context) -> dict[str, Any]:
@@ -140,13 +147,16 @@ class ScienceBoxStep(BaseStep):
         desired = normalise(self._values(ctx))
         postrender = normalise(self._postrender(ctx))
         on_disk = read_json(postrender_dir(ctx) / "postrender.json")
-        helm = helm_for(ctx, cluster, sb.namespace)
+        helm = helm_for(ctx, cluster, sb.namespace, self._helm_timeout)
         status = helm.status(sb.release)
         base = ReleaseFacts(
             sb.release, sb.namespace, str(chart["path"]), str(chart.get("version", "")), desired
         )
         if status is None:
             return base
+        state = str((status.get("info") or {}).get("status", ""))
+        # Only a release in trouble needs its history: which revision to go back to.
+        history = tuple(helm.history(sb.release)) if state != "deployed" else ()
         from mboxed.sciencebox.postrender import leftover_defaults
 
         deployed = helm.get_values(sb.release)
@@ -167,6 +177,7 @@ class ScienceBoxStep(BaseStep):
             deployed_chart=deployed_chart,
             postrender_current=on_disk == postrender,
             leftover_defaults=tuple(leftover_defaults(manifest)),
+            history=history,
             **asdict(seed),
         )
 
@@ -204,8 +215,16 @@ class ScienceBoxStep(BaseStep):
                 context=cluster.get("context"),
                 kubeconfig=cluster.get("kubeconfig"),
             )
+        helm = helm_for(ctx, cluster, sb.namespace, self._helm_timeout)
         for action in plan.actions:
-            if action.kind in ("reseed", "recreate-ldap"):
+            if action.kind == "rollback":
+                revision = int(action.detail["revision"])
+                ctx.progress(f"helm rollback {sb.release} {revision}")
+                helm.rollback(sb.release, revision)
+            elif action.kind == "uninstall":
+                ctx.progress(f"helm uninstall {sb.release} (it never deployed)")
+                helm.uninstall(sb.release)
+            elif action.kind in ("reseed", "recreate-ldap"):
                 ldap_seed.delete_before_upgrade(
                     kube.api_client(cluster.get("context"), cluster.get("kubeconfig")),
                     sb.namespace,
@@ -214,7 +233,6 @@ class ScienceBoxStep(BaseStep):
                     progress=ctx.progress,
                 )
         ctx.progress(f"helm upgrade --install {sb.release}")
-        helm = helm_for(ctx, cluster, sb.namespace)
         helm.upgrade_install(sb.release, str(chart["path"]), [str(path)], str(renderer))
         return {"values_file": str(path)}
 

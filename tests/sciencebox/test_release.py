@@ -30,6 +30,31 @@ def _facts(**kwargs: Any) -> ReleaseFacts:
     return ReleaseFacts(**base)
 
 
+def _history(*statuses: str) -> tuple[dict[str, Any], ...]:
+    return tuple({"revision": n, "status": st} for n, st in enumerate(statuses, 1))
+
+
+def _stuck(state: str, before: str, **kwargs: Any) -> ReleaseFacts:
+    """Revision 4 pending; revision 3 `before`; 1 and 2 superseded."""
+    status = {"version": 4, "info": {"status": state, "description": _DESCRIPTIONS[state]}}
+    history = _history("superseded", "superseded", before, state)
+    return _facts(**{"status": status, "history": history, "deployed": {"a": {"b": 2}}, **kwargs})
+
+
+_DESCRIPTIONS = {
+    "pending-upgrade": "Preparing upgrade",
+    "pending-rollback": "Rollback to 2",
+}
+
+
+def _failed_after_deployed() -> ReleaseFacts:
+    info = {"status": "failed", "description": 'Upgrade "sciencebox" failed: context canceled'}
+    return _facts(
+        status={"version": 4, "info": info},
+        history=_history("superseded", "superseded", "deployed", "failed"),
+    )
+
+
 @pytest.mark.parametrize(
     ("facts", "kinds", "words"),
     [
@@ -40,7 +65,56 @@ def _facts(**kwargs: Any) -> ReleaseFacts:
         (
             _facts(status={"version": 2, "info": {"status": "failed"}}),
             ["upgrade"],
-            "status is failed",
+            "revision 2 is failed; helm upgrades a failed release in place",
+        ),
+        (
+            _failed_after_deployed(),
+            ["upgrade"],
+            'revision 4 is failed (Upgrade "sciencebox" failed: context canceled); helm '
+            "upgrades a failed release from revision 3, the last deployed",
+        ),
+        (
+            _stuck("pending-upgrade", "deployed"),
+            ["rollback", "upgrade"],
+            "roll back release sciencebox in namespace default to revision 3, the last "
+            "deployed one: revision 4 is pending-upgrade (Preparing upgrade)",
+        ),
+        (
+            # a rollback killed in its turn: back to the newest revision that was deployed
+            _stuck("pending-rollback", "superseded"),
+            ["rollback", "upgrade"],
+            "to revision 3, the last deployed one: revision 4 is pending-rollback",
+        ),
+        (
+            _stuck("pending-upgrade", "deployed", seed_job_state="missing"),
+            ["rollback", "reseed", "upgrade"],
+            "(helm rollback sciencebox 3)",
+        ),
+        (
+            _facts(
+                status={"version": 1, "info": {"status": "pending-install"}},
+                history=({"revision": 1, "status": "pending-install"},),
+            ),
+            ["uninstall", "install"],
+            "revision 1 is pending-install; its install never deployed, so there is no "
+            "revision to roll back to",
+        ),
+        (
+            # an install that failed, then an upgrade killed: nothing ever deployed
+            _facts(
+                status={"version": 2, "info": {"status": "pending-upgrade"}},
+                history=(
+                    {"revision": 1, "status": "failed"},
+                    {"revision": 2, "status": "pending-upgrade"},
+                ),
+            ),
+            ["uninstall", "install"],
+            "no revision to roll back to",
+        ),
+        (
+            _facts(status={"version": 3, "info": {"status": "uninstalling"}}),
+            ["uninstall", "install"],
+            "a helm uninstall never finished",
         ),
         (_facts(seed_job_state="present"), [], "is at revision 3"),
         (_facts(seed_job_state="missing"), ["reseed", "upgrade"], f"{JOB} (it is missing)"),
@@ -77,3 +151,16 @@ def test_secret_strings_are_the_generated_ones_not_the_public_demo_passwords() -
         {"uid": "student01", "password": "fresh-one-1", "source": "generated"},
     ]
     assert secret_strings({"a": "s3cret-a", "n": 3}, users) == ["s3cret-a", "fresh-one-1"]
+
+
+def test_a_pending_release_is_rolled_back_to_its_last_deployed_revision_then_upgraded() -> None:
+    rollback, upgrade = plan_release(_stuck("pending-upgrade", "deployed")).actions
+    assert rollback.detail == {"release": "sciencebox", "namespace": "default", "revision": 3}
+    assert "a helm run that never finished" in rollback.summary
+    # the upgrade says why, although the wanted values may be those of the pending revision
+    assert upgrade.summary.startswith(
+        "upgrade release sciencebox in namespace default: revision 4 never finished "
+        "(pending-upgrade)"
+    )
+    same = _stuck("pending-upgrade", "deployed", deployed={"a": {"b": 1}})
+    assert [a.kind for a in plan_release(same).actions] == ["rollback", "upgrade"]

@@ -12,7 +12,9 @@ import pytest
 
 from mboxed.engine import Context, Pipeline
 from mboxed.errors import Deferred, MboxedError
+from mboxed.sciencebox.helm import KubeContextMissing
 from mboxed.sciencebox.postrender import make_config
+from mboxed.shell import CommandError
 from mboxed.steps.sciencebox import ScienceBoxStep, desired_values, postrender_config
 from tests.sciencebox.registry import chart_tgz
 from tests.steps.sciencebox_world import World, make_world
@@ -335,3 +337,105 @@ def test_a_profile_that_cannot_work_is_refused_before_waiting_for_the_cluster(
     ctx = make_ctx(tmp_path, overrides=["sciencebox.components.cernbox=false"])  # hostname auto
     with pytest.raises(MboxedError, match="swan needs cernbox"):
         desired_values(ctx)
+
+
+def _releases(world: World) -> list[dict[str, Any]]:
+    revisions: list[dict[str, Any]] = world.helm_state()["releases"]["default/sciencebox"]
+    return revisions
+
+
+def test_an_upgrade_past_its_timeout_is_stopped_gently_and_the_failed_release_upgraded(
+    tmp_path: Path,
+) -> None:
+    """mboxed's timeout sends helm SIGINT: helm marks the revision failed
+    (not pending), and the next run upgrades it, saying why."""
+    world = installed_world(tmp_path)
+    values = Values(VALUES)
+    step = ScienceBoxStep(values, postrender, helm_timeout=2)
+    assert run(world, step) == "done"
+    values.values["nginx-welcome-page"]["ingress"]["hostname"] = "other.example.org"
+    world.ctx.shell.env["MBOXED_FAKE_HELM_UPGRADE"] = "hang"
+    with pytest.raises(MboxedError) as caught:
+        run(world, step)
+    assert "timed out after 2s; stopped with SIGINT" in caught.value.message
+    assert "UPGRADE FAILED: context canceled" in caught.value.message
+    assert isinstance(caught.value, CommandError)
+    assert "Release sciencebox has been cancelled." in caught.value.stdout
+    assert [r["status"] for r in _releases(world)] == ["deployed", "failed"]
+    assert _releases(world)[-1]["description"] == 'Upgrade "sciencebox" failed: context canceled'
+
+    del world.ctx.shell.env["MBOXED_FAKE_HELM_UPGRADE"]
+    (upgrade,) = step.plan(world.ctx, step.facts(world.ctx)).actions
+    assert (
+        'revision 2 is failed (Upgrade "sciencebox" failed: context canceled); helm '
+        "upgrades a failed release from revision 1, the last deployed" in upgrade.summary
+    )
+    assert run(world, step) == "done"
+    assert [r["status"] for r in _releases(world)] == ["superseded", "failed", "deployed"]
+    assert run(world, step) == "skipped"
+
+
+def _killed_upgrade(world: World, *extra: str) -> None:
+    """A `helm upgrade` that never ended (killed, power lost): its revision
+    stays pending. The fake gives up hanging at once, as a SIGKILL would end it."""
+    chart = world.ctx.outputs("chart")["path"]
+    done = world.ctx.shell.run(
+        ["helm", "upgrade", "--install", "sciencebox", chart, "-n", "default", *extra],
+        env={"MBOXED_FAKE_HELM_UPGRADE": "hang", "MBOXED_FAKE_HELM_HANG_SECONDS": "0"},
+        check=False,
+    )
+    assert done.returncode == 124
+
+
+def test_a_release_left_pending_upgrade_is_rolled_back_then_upgraded(tmp_path: Path) -> None:
+    world = installed_world(tmp_path)
+    step = ScienceBoxStep(Values(VALUES), postrender)
+    assert run(world, step) == "done"
+    _killed_upgrade(world)
+    assert [r["status"] for r in _releases(world)] == ["deployed", "pending-upgrade"]
+    # what helm itself now says to any upgrade
+    refused = world.ctx.shell.run(
+        ["helm", "upgrade", "sciencebox", world.ctx.outputs("chart")["path"]], check=False
+    )
+    assert "another operation (install/upgrade/rollback) is in progress" in refused.stderr
+
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["rollback", "upgrade"]
+    assert plan.actions[0].summary.startswith(
+        "roll back release sciencebox in namespace default to revision 1, the last deployed "
+        "one: revision 2 is pending-upgrade (Preparing upgrade)"
+    )
+    assert run(world, step) == "done"
+    assert world.helm_calls("rollback")[-1][:3] == ["rollback", "sciencebox", "1"]
+    assert [r["status"] for r in _releases(world)] == [
+        "superseded",
+        "pending-upgrade",  # helm keeps it in the history as it was
+        "superseded",
+        "deployed",
+    ]
+    assert run(world, step) == "skipped"
+
+
+def test_a_first_install_left_pending_is_uninstalled_then_installed(tmp_path: Path) -> None:
+    world = installed_world(tmp_path)
+    _killed_upgrade(world)
+    assert [r["status"] for r in _releases(world)] == ["pending-install"]
+    step = ScienceBoxStep(Values(VALUES), postrender)
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["uninstall", "install"]
+    assert "its install never deployed" in plan.actions[0].summary
+    assert run(world, step) == "done"
+    assert [r["status"] for r in _releases(world)] == ["deployed"]
+    assert run(world, step) == "skipped"
+
+
+def test_a_missing_kube_context_is_not_retried(tmp_path: Path) -> None:
+    """`context "X" does not exist` comes back however often helm is asked:
+    one call, and the hint names the way out."""
+    world = installed_world(tmp_path, env={"MBOXED_FAKE_HELM_UNREACHABLE": "context"})
+    step = ScienceBoxStep(Values(VALUES), postrender)
+    with pytest.raises(KubeContextMissing) as caught:
+        Pipeline([step], retry_attempts=3, retry_wait=0).up(world.ctx)
+    assert 'context "mboxed-default" does not exist' in caught.value.message
+    assert "cluster step" in caught.value.hint
+    assert len(world.helm_calls("status")) == 1
