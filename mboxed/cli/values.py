@@ -22,7 +22,8 @@ def values(app: App, show_secrets: bool) -> None:
     """Print the generated Helm values of the ScienceBox chart."""
     from mboxed.hostname import resolve_hostname
     from mboxed.sciencebox import secrets as sb_secrets
-    from mboxed.sciencebox.values import dump_values, mask_secrets, preview_values
+    from mboxed.sciencebox.values import preview_values
+    from mboxed.sciencebox.values_text import dump_values, mask_secrets
 
     ctx = app.context()
     try:
