@@ -250,8 +250,7 @@ class ScienceBoxStep(BaseStep):
         if created:
             return  # a cluster mboxed created goes next, and LDAP's claim with it
         client = kube.api_client(data.get("context"), data.get("kubeconfig"))
-        claim = ldap_seed.delete_ldap_claim(client, namespace, release)
-        if claim:
+        for claim in ldap_seed.delete_ldap_claims(client, namespace, release):
             ctx.progress(f"deleted persistentvolumeclaim/{claim} (LDAP's data)")
 
 
