@@ -110,10 +110,13 @@ class ScienceBoxStep(BaseStep):
         chart = ctx.outputs("chart")
         if not chart.get("path"):
             raise Deferred("chart")
-        if not Path(chart["path"]).is_file():
+        if not Path(chart["path"]).exists():
+            local = bool(chart.get("local"))
             raise MboxedError(
-                f"the cached chart {chart['path']} is gone",
-                hint="run `mboxed up --only chart` to pull it again",
+                f"the {'local' if local else 'cached'} chart {chart['path']} is gone",
+                hint="point sciencebox.chart at a chart that exists"
+                if local
+                else "run `mboxed up --only chart` to pull it again",
             )
         return chart
 
