@@ -268,17 +268,23 @@ def values_from_state(
     return build_values(profile, hostname, secrets, users, groups, tls, removed)
 
 
+@dataclass(frozen=True)
+class Preview:
+    values: dict[str, Any]
+    notes: list[str]  # what was generated for the preview only
+    secrets: dict[str, str]  # every secret the values were built with (for the post-renderer)
+
+
 def preview_values(
     profile: Any,
     hostname: str,
     secrets: Mapping[str, Any],
     users_state: Mapping[str, Any],
     tls_state: Mapping[str, Any],
-) -> tuple[dict[str, Any], list[str]]:
-    """Values as `values_from_state` makes them, for `mboxed values` before
-    `up`: what the stored state (secrets, users step's and tls step's outputs)
-    lacks is generated in memory and NOT written. Returns the values and notes
-    on what was generated."""
+) -> Preview:
+    """Values as `values_from_state` makes them, for `mboxed values` and
+    `mboxed render` before `up`: what the stored state (secrets, users step's
+    and tls step's outputs) lacks is generated in memory and NOT written."""
     check_components(profile)
     notes: list[str] = []
     if sb_secrets.missing(secrets):
@@ -301,4 +307,4 @@ def preview_values(
             issued = sb_tls.issue(ca, hostname)
             tls = TlsFiles(issued.cert_pem.decode(), issued.key_pem.decode(), sb_tls.SECRET_NAME)
     values = build_values(profile, hostname, secrets, users, groups, tls, removed)
-    return values, notes
+    return Preview(values, notes, secrets)

@@ -14,6 +14,9 @@ import yaml
 from mboxed.sciencebox.chart_defaults import SECRET_PATHS
 
 MASK = "********"
+# In rendered manifests: a plain YAML scalar (a bare ******** would be read as
+# an alias), so that the masked text still parses.
+MANIFEST_MASK = "<masked>"
 
 
 def get_path(values: Mapping[str, Any], dotted: str) -> Any:
@@ -60,9 +63,9 @@ def dump_values(values: Mapping[str, Any]) -> str:
 _LDIF_PASSWORD = re.compile(r"(?im)^([ \t]*userPassword:)(:?)[ \t]*\S.*$")
 
 
-def _mask_ldif(text: str) -> str:
+def _mask_ldif(text: str, mask: str = MASK) -> str:
     """Every LDIF `userPassword:` / `userPassword::` value, at any indentation."""
-    return _LDIF_PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)} {MASK}", text)
+    return _LDIF_PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)} {mask}", text)
 
 
 def _needles(extra: Iterable[str]) -> list[str]:
@@ -70,10 +73,10 @@ def _needles(extra: Iterable[str]) -> list[str]:
     return sorted({e for e in extra if e and len(e) >= 4}, key=len, reverse=True)
 
 
-def _scrub_text(text: str, needles: Iterable[str]) -> str:
+def _scrub_text(text: str, needles: Iterable[str], mask: str = MASK) -> str:
     for needle in needles:
         if needle in text:
-            text = text.replace(needle, MASK)
+            text = text.replace(needle, mask)
     return text
 
 
@@ -150,7 +153,7 @@ def _mask_secret_data(doc: str) -> str:
         entry = _ENTRY.match(line)
         if entry and (not entry_indent or entry.group(1) == entry_indent):
             entry_indent = entry.group(1)
-            out.append(f"{entry_indent}{entry.group(2)}: {MASK}")
+            out.append(f"{entry_indent}{entry.group(2)}: {MANIFEST_MASK}")
         elif not line.strip():
             out.append(line)
         # else: a continuation line of a masked value: dropped
@@ -160,7 +163,7 @@ def _mask_secret_data(doc: str) -> str:
 def mask_manifests(stream: str, secrets: Iterable[str]) -> str:
     """Rendered manifests fit to print: Secret objects' values, LDIF password
     hashes, and every one of `secrets` (as is or base64-encoded: the
-    post-renderer writes them into templates) replaced by ********."""
+    post-renderer writes them into templates) replaced by <masked>."""
     from mboxed.sciencebox.postrender import split_documents
 
     plain = _needles(secrets)
@@ -169,5 +172,6 @@ def mask_manifests(stream: str, secrets: Iterable[str]) -> str:
     for doc in split_documents(stream):
         if re.search(r"(?m)^kind:[ \t]*Secret[ \t]*$", doc):
             doc = _mask_secret_data(doc)
-        docs.append(_scrub_text(_mask_ldif(doc), needles).strip("\n"))
+        masked = _scrub_text(_mask_ldif(doc, MANIFEST_MASK), needles, MANIFEST_MASK)
+        docs.append(masked.strip("\n"))
     return "".join(f"---\n{doc}\n" for doc in docs)
