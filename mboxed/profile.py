@@ -149,10 +149,41 @@ class Components(_Strict):
     cernbox: bool = True
 
 
+def _check_chart(value: str) -> str:
+    """An OCI reference, or a local chart (directory or packaged .tgz) used as is."""
+    if value.startswith("oci://"):
+        return value
+    path = Path(value).expanduser()
+    if path.is_dir() and (path / "Chart.yaml").is_file():
+        return str(path.resolve())
+    if path.is_file() and path.name.endswith((".tgz", ".tar.gz")):
+        return str(path.resolve())
+    raise ValueError(
+        "use oci://REGISTRY/PATH, or the path of a chart directory (with Chart.yaml) "
+        "or a packaged chart .tgz that exists"
+    )
+
+
+def _check_release(value: str) -> str:
+    # The umbrella chart 0.0.8 hard-codes its release name in its own values
+    # (ldap://sciencebox-ldap:389, sciencebox-mgm.default.svc.cluster.local,
+    # sciencebox-gateway...): under another name it renders, but nothing can
+    # log in.
+    if value != "sciencebox":
+        raise ValueError(
+            "must be 'sciencebox': the ScienceBox chart hard-codes its service names "
+            "(sciencebox-ldap, sciencebox-gateway, sciencebox-mgm) in its values, so "
+            "under another release name nothing can log in"
+        )
+    return value
+
+
 class ScienceBox(_Strict):
-    chart: str = "oci://registry.cern.ch/sciencebox/charts/sciencebox"
+    chart: Annotated[str, AfterValidator(_check_chart)] = (
+        "oci://registry.cern.ch/sciencebox/charts/sciencebox"
+    )
     version: str = "0.0.8"
-    release: str = Field("sciencebox", pattern=r"^[a-z0-9]([a-z0-9-]{0,51}[a-z0-9])?$")
+    release: Annotated[str, AfterValidator(_check_release)] = "sciencebox"
     # The chart (0.0.8) hard-codes `<release>-mgm.default.svc.cluster.local`
     # in cernbox/templates/storageprovider-*.yaml: it only works in `default`,
     # which is also where the original mboxed (etc/deploy.sh) installed it.

@@ -209,3 +209,26 @@ def test_an_error_inside_a_set_section_names_the_flag_not_the_file() -> None:
     with pytest.raises(ProfileError) as info:
         load_profile("demo", overrides=[expr])
     assert str(info.value).startswith(f"--set {expr}: provider.cpus: ")
+
+
+def test_another_release_name_is_refused_with_the_reason() -> None:
+    with pytest.raises(ProfileError) as info:
+        load_profile("demo", overrides=["sciencebox.release=classroom"])
+    message = str(info.value)
+    assert "sciencebox.release: must be 'sciencebox'" in message
+    assert "sciencebox-ldap" in message and "(got 'classroom')" in message
+    assert load_profile("demo").profile.sciencebox.release == "sciencebox"
+
+
+def test_the_chart_is_an_oci_reference_or_a_local_chart_that_exists(tmp_path: Path) -> None:
+    chart = tmp_path / "fork"
+    chart.mkdir()
+    write(chart / "Chart.yaml", "apiVersion: v2\nname: sciencebox\nversion: 0.0.8\n")
+    packaged = tmp_path / "sciencebox-0.0.8.tgz"
+    packaged.write_bytes(b"")
+    for given, kept in ((str(chart), str(chart)), (str(packaged), str(packaged))):
+        loaded = load_profile("demo", overrides=[f"sciencebox.chart={given}"])
+        assert loaded.profile.sciencebox.chart == kept
+    for missing in (tmp_path / "nothing", tmp_path, tmp_path / "fork" / "Chart.yaml"):
+        with pytest.raises(ProfileError, match=r"sciencebox\.chart: use oci://"):
+            load_profile("demo", overrides=[f"sciencebox.chart={missing}"])

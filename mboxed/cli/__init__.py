@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "profiles": ("mboxed.cli.profiles:profiles", "List and show profiles."),
     "users": ("mboxed.cli.users:users", "List and export the deployment's users."),
     "values": ("mboxed.cli.values:values", "Print the generated Helm values."),
+    "render": (
+        "mboxed.cli.render:render",
+        "Render the manifests the install would apply (helm template).",
+    ),
     "verify": ("mboxed.cli.verify:verify", "Run the smoke test against the deployment."),
     "trust": ("mboxed.cli.trust:trust", "Add the local CA to this host's trust store."),
     "logs": ("mboxed.cli.logs:logs", "Show the deployment's log."),

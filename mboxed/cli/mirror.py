@@ -46,11 +46,13 @@ def mirror(
     """Build a classroom mirror in DIR for laptops' `mboxed up --mirror URL`."""
     from mboxed.mirror import MirrorBuilder, build_mirror, parse_platforms, parse_tools
     from mboxed.sciencebox.chart import ChartRef
+    from mboxed.sciencebox.chart_source import is_local
 
     chosen_platforms = parse_platforms(platforms)
     chosen_tools = parse_tools(tools)
     profile = app.loaded_profile.profile
-    ref = ChartRef.parse(profile.sciencebox.chart, profile.sciencebox.version)
+    local = is_local(profile.sciencebox.chart)  # a local chart travels by itself
+    ref = None if local else ChartRef.parse(profile.sciencebox.chart, profile.sciencebox.version)
     source = app.options.mirror  # --mirror, else MBOXED_MIRROR (options.py)
     root = directory.resolve()
     builder = MirrorBuilder(
@@ -62,7 +64,8 @@ def mirror(
     )
     click.echo(
         f"mboxed mirror: {', '.join(chosen_tools) or 'no tools'} for "
-        f"{', '.join(chosen_platforms)}; chart {ref.url}:{ref.tag}; into {root}"
+        f"{', '.join(chosen_platforms)}; "
+        f"chart {f'{ref.url}:{ref.tag}' if ref else 'local (not mirrored)'}; into {root}"
     )
     result = build_mirror(
         builder,

@@ -3,10 +3,13 @@
 Secrets are masked unless --show-secrets. Before `up` has stored secrets,
 users or a certificate, they are generated in memory for the printout only
 (the header says so) and nothing is written: the values `up` installs will
-carry other, stored secrets.
+carry other, stored secrets. `mboxed render` (cli/render.py) previews the
+same way.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,41 +17,61 @@ from mboxed.app import App
 from mboxed.cli.options import deployment_options
 from mboxed.errors import Deferred, MboxedError
 
+if TYPE_CHECKING:
+    from mboxed.engine import Context
+    from mboxed.sciencebox.values import Preview
 
-@click.command()
-@deployment_options()
-@click.option("--show-secrets", is_flag=True, help="Print secrets instead of ********.")
-def values(app: App, show_secrets: bool) -> None:
-    """Print the generated Helm values of the ScienceBox chart."""
+
+def preview(app: App, command: str) -> tuple[Context, Preview]:
+    """The values as `up` would build them from the stored state, what is
+    missing made in memory only (nothing is written)."""
     from mboxed.hostname import resolve_hostname
-    from mboxed.sciencebox import secrets as sb_secrets
-    from mboxed.sciencebox.values import dump_values, mask_secrets, preview_values
+    from mboxed.sciencebox.values import preview_values
 
     ctx = app.context()
     try:
         hostname = resolve_hostname(ctx.profile.hostname, ctx.outputs("cluster").get("hostname"))
     except Deferred:
         raise MboxedError(
-            "hostname is 'auto': it resolves after the cluster step, so the values "
-            "cannot be printed yet",
+            f"hostname is 'auto': it resolves after the cluster step, so `mboxed {command}` "
+            "cannot run yet",
             hint="run `mboxed up --only cluster` first, or give one: "
-            "mboxed values --set hostname=box.example.org",
+            f"mboxed {command} --set hostname=box.example.org",
         ) from None
-    result, notes = preview_values(
+    return ctx, preview_values(
         ctx.profile, hostname, ctx.outputs("secrets"), ctx.outputs("users"), ctx.outputs("tls")
     )
-    header = [
-        f"# Helm values for the ScienceBox chart {ctx.profile.sciencebox.version} "
-        f"(deployment {app.deployment!r}, profile {app.loaded_profile.name!r})",
-    ]
+
+
+def header(first: str, notes: list[str], show_secrets: bool, mask: str = "********") -> list[str]:
+    """Comment lines: what this is, what was made up for it, how secrets show."""
+    lines = [first]
     if notes:
-        header += [f"# NOTE: {note}" for note in notes]
-        header.append("# NOTE: nothing was written; `mboxed up` generates and stores its own")
+        lines += [f"# NOTE: {note}" for note in notes]
+        lines.append("# NOTE: nothing was written; `mboxed up` generates and stores its own")
     if show_secrets:
-        header.append("# WARNING: secrets shown in clear")
+        lines.append("# WARNING: secrets shown in clear")
     else:
-        header.append("# secrets masked as ********; --show-secrets shows them")
+        lines.append(f"# secrets masked as {mask}; --show-secrets shows them")
+    return lines
+
+
+@click.command()
+@deployment_options()
+@click.option("--show-secrets", is_flag=True, help="Print secrets instead of ********.")
+def values(app: App, show_secrets: bool) -> None:
+    """Print the generated Helm values of the ScienceBox chart."""
+    from mboxed.sciencebox import secrets as sb_secrets
+    from mboxed.sciencebox.values_text import dump_values, mask_secrets
+
+    ctx, shown = preview(app, "values")
+    result = shown.values
+    first = (
+        f"# Helm values for the ScienceBox chart {ctx.profile.sciencebox.version} "
+        f"(deployment {app.deployment!r}, profile {app.loaded_profile.name!r})"
+    )
+    if not show_secrets:
         stored = sb_secrets.secret_values(ctx.outputs("secrets"))
         result = mask_secrets(result, extra=stored)
-    click.echo("\n".join(header))
+    click.echo("\n".join(header(first, shown.notes, show_secrets)))
     click.echo(dump_values(result), nl=False)

@@ -4,7 +4,8 @@ cluster level, and never stops or deletes it.
 
 Checks: the context exists in the kubeconfig; the API answers /version; the
 user may create what the ScienceBox chart installs in its namespace
-(SelfSubjectAccessReview, authorization.k8s.io/v1); an IngressClass exists.
+(SelfSubjectAccessReview, authorization.k8s.io/v1); the IngressClass `nginx`
+of ingress-nginx exists (see INGRESS_CLASS).
 """
 
 from __future__ import annotations
@@ -50,8 +51,30 @@ def required_permissions(namespace: str) -> list[tuple[str, str, str, str]]:
     return [(verb, group, res, namespace) for verb, group, res in NAMESPACED_PERMISSIONS]
 
 
-def ingress_classes(client: Any) -> list[str]:
-    return [i["metadata"]["name"] for i in kube.list_objects(client, "IngressClass")]
+# The values mboxed generates, and the chart's own, name IngressClass `nginx`
+# (nginx-welcome-page.ingress.ingressClassName; `kubernetes.io/ingress.class:
+# nginx` on oCIS and SWAN) and rely on ingress-nginx's annotations
+# (nginx.ingress.kubernetes.io/backend-protocol: HTTPS for oCIS,
+# ssl-redirect for SWAN), which another controller ignores. ingress-nginx's
+# IngressClass names its controller `k8s.io/ingress-nginx`.
+INGRESS_CLASS = "nginx"
+INGRESS_CONTROLLER = "k8s.io/ingress-nginx"
+
+
+def ingress_class_problem(classes: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the cluster's IngressClasses (API JSON) cannot serve ScienceBox, or None."""
+    by_name = {str(c.get("metadata", {}).get("name")): c for c in classes}
+    found = by_name.get(INGRESS_CLASS)
+    if found is None:
+        there = ", ".join(sorted(by_name)) or "none"
+        return f"no IngressClass {INGRESS_CLASS!r} (IngressClasses there: {there})"
+    controller = str((found.get("spec") or {}).get("controller") or "")
+    if controller != INGRESS_CONTROLLER:
+        return (
+            f"IngressClass {INGRESS_CLASS!r} is served by {controller or 'no controller'}, "
+            f"not ingress-nginx ({INGRESS_CONTROLLER}), whose annotations the chart uses"
+        )
+    return None
 
 
 def load_balancer_address(services: Sequence[Mapping[str, Any]]) -> str | None:
@@ -146,17 +169,18 @@ class ExistingProvider:
         self._refuse("delete")
 
     def ingress_summary(self) -> str:
-        return "use the cluster's IngressClass"
+        return f"use the cluster's IngressClass {INGRESS_CLASS!r} (ingress-nginx)"
 
     def ingress_ready(self, client: Any) -> bool:
-        return bool(ingress_classes(client))
+        return ingress_class_problem(kube.list_objects(client, "IngressClass")) is None
 
     def ensure_ingress(self, client: Any, progress: Progress) -> None:
-        if not self.ingress_ready(client):
+        problem = ingress_class_problem(kube.list_objects(client, "IngressClass"))
+        if problem is not None:
             raise MboxedError(
-                f"the cluster of context {self.kube_context()!r} has no IngressClass",
-                hint="install an ingress controller (e.g. ingress-nginx) first; on an existing "
-                "cluster mboxed installs nothing cluster-wide",
+                f"the cluster of context {self.kube_context()!r}: {problem}",
+                hint="install ingress-nginx (its IngressClass is 'nginx') first; on an "
+                "existing cluster mboxed installs nothing cluster-wide",
             )
 
     def ingress_address(self, client: Any) -> str:

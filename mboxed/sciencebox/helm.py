@@ -185,11 +185,22 @@ class Helm:
         return True
 
     def template(
-        self, release: str, chart: str, values: Sequence[str], post_renderer: str = ""
+        self,
+        release: str,
+        chart: str,
+        values: Sequence[str],
+        post_renderer: str = "",
+        *,
+        kube_version: str = "",
+        api_versions: Sequence[str] = (),
     ) -> str:
         """`helm template`: the manifests an install would apply, rendered
-        locally (helm contacts no cluster without --validate)."""
-        return self._run("template", release, chart, *_rendering(values, post_renderer))
+        locally (helm contacts no cluster without --validate), for a cluster
+        of `kube_version` serving `api_versions` (.Capabilities in templates)."""
+        capabilities = [*(["--kube-version", kube_version] if kube_version else [])]
+        capabilities += [arg for api in api_versions for arg in ("--api-versions", api)]
+        rendering = _rendering(values, post_renderer)
+        return self._run("template", release, chart, *rendering, *capabilities)
 
 
 def _rendering(values: Sequence[str], post_renderer: str) -> list[str]:

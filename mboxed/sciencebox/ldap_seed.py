@@ -15,6 +15,7 @@ place (the API server refuses it, and with it the whole upgrade).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -164,18 +165,31 @@ def delete_before_upgrade(
             delete_and_wait(client, kind, namespace, name)
 
 
-def ldap_claim(release: str) -> str:
-    """The claim of LDAP's data: template `data`, StatefulSet `<release>-ldap`,
-    one replica (kubernetes pkg/controller/statefulset/stateful_set_utils.go
-    getPersistentVolumeClaimName: <template>-<statefulset>-<ordinal>)."""
-    return f"data-{fullname(release, 'ldap')}-0"
+def ldap_claims(release: str, claims: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The claims of LDAP's data among `claims` (API JSON): template `data`,
+    StatefulSet `<release>-ldap`, one per ordinal that ever ran (kubernetes
+    pkg/controller/statefulset/stateful_set_utils.go
+    getPersistentVolumeClaimName: <template>-<statefulset>-<ordinal>). Matched
+    by name, not by the StatefulSet's selector: after `helm uninstall` the
+    StatefulSet is gone, and the chart once ran three replicas."""
+    pattern = re.compile(rf"data-{re.escape(fullname(release, 'ldap'))}-[0-9]+")
+    names = [str((c.get("metadata") or {}).get("name") or "") for c in claims]
+    return sorted(
+        (n for n in names if pattern.fullmatch(n)), key=lambda n: int(n.rsplit("-", 1)[1])
+    )
 
 
-def delete_ldap_claim(client: Any, namespace: str, release: str) -> str:
-    """Delete LDAP's claim, which `helm uninstall` leaves (a StatefulSet's
-    volumeClaimTemplates outlive it): it holds the users and the old admin
-    password, which a later install with new secrets could not bind with.
-    Its name when it was there, else ""."""
-    claim = ldap_claim(release)
-    gone = kube.delete_object(client, "PersistentVolumeClaim", namespace, claim, hint=WHY_ACCESS)
-    return "" if gone is None else claim
+def delete_ldap_claims(client: Any, namespace: str, release: str) -> list[str]:
+    """Delete every claim of LDAP's data, which `helm uninstall` leaves (a
+    StatefulSet's volumeClaimTemplates outlive it): they hold the users and
+    the old admin password, which a later install with new secrets could not
+    bind with. The names of those that were there."""
+    found = kube.list_objects(client, "PersistentVolumeClaim", namespace)
+    deleted = []
+    for claim in ldap_claims(release, found):
+        gone = kube.delete_object(
+            client, "PersistentVolumeClaim", namespace, claim, hint=WHY_ACCESS
+        )
+        if gone is not None:
+            deleted.append(claim)
+    return deleted

@@ -1,7 +1,7 @@
 """Per-install secrets for ScienceBox, each in the format its component reads.
 
 The ScienceBox chart 0.0.8 ships fixed passwords and tokens (listed with their
-values paths in mboxed/sciencebox/values.py). Every one of them is replaced by
+values paths in mboxed/sciencebox/chart_defaults.py). Every one of them is replaced by
 a value generated here, once per deployment, and kept in the 0600 state file
 (step `secrets`), so re-running `up` reuses them.
 

@@ -4,7 +4,8 @@ The chart is an OCI artifact (oci://registry.cern.ch/sciencebox/charts/sciencebo
 since April 2023; sciencebox/charts README "Chartmuseum deprecation notice").
 A published chart tgz carries its dependencies, so no HTTP chart repositories
 need adding. Later steps install from the cached file, so `up` needs the
-registry only the first time.
+registry only the first time. A local chart (`sciencebox.chart` a directory
+or .tgz; mboxed.sciencebox.chart_source) is used as is: nothing is pulled.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from mboxed.engine import Action, BaseStep, Context, Plan
 from mboxed.sciencebox.chart import ChartCache, ChartRef, PulledChart, pull_chart
+from mboxed.sciencebox.chart_source import LocalChart, is_local
+from mboxed.sciencebox.chart_source import cache_dir as charts_dir
 
 
 def chart_ref(ctx: Context) -> ChartRef:
@@ -23,16 +26,23 @@ def chart_ref(ctx: Context) -> ChartRef:
 
 
 def cache_dir(ctx: Context) -> Path:
-    return Path(ctx.paths.cache_root) / "charts"
+    return charts_dir(ctx.paths.cache_root)
 
 
 @dataclass(frozen=True)
 class ChartFacts:
-    ref: ChartRef
+    ref: ChartRef | None
     cached: PulledChart | None
+    local: LocalChart | None = None
 
 
 def plan_chart(facts: ChartFacts, mirror: str | None = None) -> Plan:
+    if facts.local is not None:
+        return Plan.nothing(
+            f"use the local chart {facts.local.path} as is "
+            f"({facts.local.name} {facts.local.version}; no pull, no digest check)"
+        )
+    assert facts.ref is not None
     if facts.cached is not None:
         short = facts.cached.digest.partition(":")[2][:12]
         return Plan.nothing(f"{facts.ref.url}:{facts.ref.tag} already cached (sha256:{short}…)")
@@ -56,6 +66,8 @@ class ChartStep(BaseStep):
         return {"chart": ctx.profile.sciencebox.chart, "version": ctx.profile.sciencebox.version}
 
     def facts(self, ctx: Context) -> ChartFacts:
+        if is_local(ctx.profile.sciencebox.chart):
+            return ChartFacts(None, None, LocalChart.read(ctx.profile.sciencebox.chart))
         ref = chart_ref(ctx)
         return ChartFacts(ref, ChartCache(cache_dir(ctx)).lookup(ref))
 
@@ -69,6 +81,8 @@ class ChartStep(BaseStep):
         return pulled.as_outputs()
 
     def outputs(self, ctx: Context, facts: ChartFacts) -> Mapping[str, Any]:
+        if facts.local is not None:
+            return facts.local.as_outputs()
         return facts.cached.as_outputs() if facts.cached is not None else {}
 
 

@@ -10,7 +10,6 @@ secrets) as JSON, which is YAML to helm.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -58,14 +57,13 @@ def desired_values(ctx: Context) -> dict[str, Any]:
 
 def postrender_config(ctx: Context) -> dict[str, Any]:
     """The post-renderer's config, from the secrets step's outputs."""
+    from mboxed.sciencebox import render
     from mboxed.sciencebox import secrets as sb_secrets
-    from mboxed.sciencebox.postrender import make_config
 
     secrets = ctx.outputs("secrets")
     if sb_secrets.missing(secrets):
         raise Deferred("secrets")
-    components = ctx.profile.sciencebox.components
-    return make_config(secrets, {"swan": components.swan, "cernbox": components.cernbox})
+    return render.postrender_config(ctx.profile, secrets)
 
 
 def helm_for(
@@ -117,10 +115,13 @@ class ScienceBoxStep(BaseStep):
         chart = ctx.outputs("chart")
         if not chart.get("path"):
             raise Deferred("chart")
-        if not Path(chart["path"]).is_file():
+        if not Path(chart["path"]).exists():
+            local = bool(chart.get("local"))
             raise MboxedError(
-                f"the cached chart {chart['path']} is gone",
-                hint="run `mboxed up --only chart` to pull it again",
+                f"the {'local' if local else 'cached'} chart {chart['path']} is gone",
+                hint="point sciencebox.chart at a chart that exists"
+                if local
+                else "run `mboxed up --only chart` to pull it again",
             )
         return chart
 
@@ -189,16 +190,10 @@ class ScienceBoxStep(BaseStep):
         chart = self._chart(ctx)
         cluster = self._cluster(ctx)
         self._guard_secrets(ctx)
+        from mboxed.sciencebox.render import write_values_file
+
         path = values_file(ctx)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fresh = not path.exists()
-        text = json.dumps(normalise(self._values(ctx)), indent=2, sort_keys=True) + "\n"
-        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.chmod(path.with_suffix(".tmp"), 0o600)
-        os.replace(path.with_suffix(".tmp"), path)
-        if fresh:
+        if write_values_file(path, self._values(ctx)):
             ctx.record("file_created", path=str(path))
         from mboxed.sciencebox.postrender import write_post_renderer
 
@@ -268,8 +263,7 @@ class ScienceBoxStep(BaseStep):
         if created:
             return  # a cluster mboxed created goes next, and LDAP's claim with it
         client = kube.api_client(data.get("context"), data.get("kubeconfig"))
-        claim = ldap_seed.delete_ldap_claim(client, namespace, release)
-        if claim:
+        for claim in ldap_seed.delete_ldap_claims(client, namespace, release):
             ctx.progress(f"deleted persistentvolumeclaim/{claim} (LDAP's data)")
 
 

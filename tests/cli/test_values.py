@@ -6,8 +6,9 @@ from typing import Any
 
 import yaml
 
+from mboxed.sciencebox import chart_defaults as cd
 from mboxed.sciencebox import secrets as sb_secrets
-from mboxed.sciencebox import values as sv
+from mboxed.sciencebox import values_text as vt
 from tests.cli.run import mboxed, state_file
 
 POSTRENDER_ONLY = {"supervisord_password"}
@@ -25,11 +26,11 @@ def test_done_when_values_for_an_explicit_hostname() -> None:
     assert keycloak["oauth_callback_url"] == "https://box.example.org/swan/hub/oauth_callback"
     assert values["nginx-welcome-page"]["ingress"]["hostname"] == "box.example.org"
     assert "sciencebox.local" not in result.stdout
-    for path, default in sv.DEFAULT_SECRETS.items():
-        assert sv.get_path(values, path) != default, path
+    for path, default in cd.DEFAULT_SECRETS.items():
+        assert vt.get_path(values, path) != default, path
         if len(default) >= 12:
             assert default not in result.stdout
-    assert sv.DEFAULT_KEYTAB_KEY not in result.stdout
+    assert cd.DEFAULT_KEYTAB_KEY not in result.stdout
     # before `up`, nothing is written, and the header says so
     assert "nothing was written" in result.stdout
     assert not state_file().exists()

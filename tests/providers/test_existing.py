@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxed.errors import ProfileError
+from mboxed.errors import MboxedError, ProfileError
 from mboxed.providers import ClusterSpec
 from mboxed.providers.existing import (
     ExistingProvider,
@@ -14,7 +14,7 @@ from mboxed.providers.existing import (
     parse_kubeconfig_contexts,
 )
 from mboxed.shell import Shell
-from tests.fakes.kube_api import KubeAPIServer
+from tests.fakes.kube_api import KubeAPIServer, load_object
 
 # A kubeconfig as `kubectl config view` shows one with two contexts.
 KUBECONFIG = """
@@ -76,3 +76,33 @@ def test_load_balancer_address() -> None:
     }
     assert load_balancer_address([other, svc]) == "203.0.113.7"
     assert load_balancer_address([other]) is None
+
+
+def ingress_class(name: str, controller: str) -> dict[str, object]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+            "metadata": {"name": name}, "spec": {"controller": controller}}  # fmt: skip
+
+
+def test_the_ingress_class_must_be_ingress_nginxs_nginx(tmp_path: Path) -> None:
+    """The values name IngressClass nginx and use ingress-nginx annotations:
+    another class, or another controller behind `nginx`, is refused clearly."""
+    with KubeAPIServer() as api:
+        path = api.write_kubeconfig(tmp_path / "config", context="lab")
+        spec = ClusterSpec("existing", "mboxed", context="lab", kubeconfig=str(path))
+        provider = ExistingProvider(spec, Shell())
+        client = provider.client()
+        api.add(ingress_class("traefik", "traefik.io/ingress-controller"))
+        assert not provider.ingress_ready(client)
+        with pytest.raises(MboxedError) as err:
+            provider.ensure_ingress(client, print)
+        assert err.value.message == (
+            "the cluster of context 'lab': no IngressClass 'nginx' (IngressClasses there: traefik)"
+        )
+        assert "install ingress-nginx" in err.value.hint
+        api.add(ingress_class("nginx", "nginx.org/ingress-controller"))
+        with pytest.raises(MboxedError, match=r"served by nginx\.org/ingress-controller, not"):
+            provider.ensure_ingress(client, print)
+        api.remove("IngressClass", "nginx")
+        api.add(load_object("ingressclass-nginx.json"))  # recorded from ingress-nginx
+        assert provider.ingress_ready(client)
+        provider.ensure_ingress(client, print)

@@ -36,7 +36,21 @@ def test_names_come_from_the_rendered_manifest_else_the_chart_helpers() -> None:
     assert fullname("sciencebox", "ldap-instance-config") == JOB
     assert fullname("sciencebox", "ldap") == STS
     assert fullname("my-ldap", "ldap") == "my-ldap"  # the release name contains it
-    assert ldap_seed.ldap_claim("sciencebox") == f"data-{STS}-0"
+
+
+def test_ldap_claims_are_every_ordinals_of_the_ldap_statefulset() -> None:
+    names = ["data-sciencebox-ldap-10", "data-sciencebox-ldap-2", "data-sciencebox-ldap-0",
+             "data-sciencebox-ldap-x", "data-sciencebox-ldap-1-old", "data-sciencebox-mariadb-0",
+             "cache-sciencebox-ldap-0", "data-other-ldap-0"]  # fmt: skip
+    claims = [{"metadata": {"name": name}} for name in names]
+    assert ldap_seed.ldap_claims("sciencebox", claims) == [
+        f"data-{STS}-0",
+        f"data-{STS}-2",
+        f"data-{STS}-10",
+    ]
+    assert ldap_seed.ldap_claims("my-ldap", [{"metadata": {"name": "data-my-ldap-0"}}]) == [
+        "data-my-ldap-0"
+    ]
 
 
 def test_ldap_storage_fills_in_the_chart_defaults() -> None:

@@ -12,8 +12,8 @@ from mboxed.sciencebox.manifests import Document, documents
 from mboxed.sciencebox.postrender import TEMPLATE_SECRETS, make_config, write_post_renderer
 from tests.helm import MODEL_CHART, VERSION, Helm
 
-HOOK = "sciencebox/charts/swan/templates/hook-image-puller.yaml"
-HUB = "sciencebox/charts/swan/templates/hub.yaml"
+HOOK = "sciencebox/charts/swan/charts/jupyterhub/templates/hook-image-puller.yaml"
+HUB = "sciencebox/charts/swan/charts/jupyterhub/templates/hub.yaml"
 CVMFS_CSI = "sciencebox/charts/swan/charts/cvmfs-csi/"
 SEED_SCRIPT = "sciencebox/charts/ldap-instance-config/templates/configmap.yaml"
 
@@ -116,5 +116,7 @@ def test_mboxeds_post_renderer_run_by_helm_rewrites_but_cannot_drop_a_hook(
     # never went through the post-renderer); values must turn such hooks off
     assert by_source(rendered, HUB) == []
     assert [d.name for d in by_source(rendered, HOOK)] == ["hook-image-awaiter"]
-    off = write_values(tmp_path, {"swan": {"prePuller": {"hook": {"enabled": False}}}})
+    off = write_values(
+        tmp_path, {"swan": {"jupyterhub": {"prePuller": {"hook": {"enabled": False}}}}}
+    )
     assert by_source(real_helm.template(values=[off], post_renderer=renderer), HOOK) == []

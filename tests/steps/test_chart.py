@@ -1,5 +1,6 @@
 """Step `chart` against a real OCI registry (Debian docker-registry) on
-127.0.0.1 standing in for registry.cern.ch through --mirror."""
+127.0.0.1 standing in for registry.cern.ch through --mirror; and with a
+local chart, which needs no registry at all."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from mboxed.steps.chart import ChartStep
 from tests.sciencebox.registry import REGISTRY_BIN, Registry, chart_tgz, running_registry
 from tests.steps.sciencebox_world import make_world
 
-pytestmark = pytest.mark.skipif(REGISTRY_BIN is None, reason="docker-registry not installed")
-
 TGZ = chart_tgz("sciencebox", "0.0.8")
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    if REGISTRY_BIN is None:
+        pytest.skip("docker-registry not installed")
     with running_registry(tmp_path_factory.mktemp("registry"), token_auth=True) as running:
         running.push_chart("sciencebox/charts/sciencebox", "0.0.8", TGZ)
         yield running
@@ -60,3 +61,38 @@ def test_a_version_the_registry_lacks_fails_clearly(registry: Registry, tmp_path
     with pytest.raises(MboxedError, match=r"has no version 0\.0\.9"):
         Pipeline([ChartStep()], retry_wait=0).up(world.ctx)
     assert world.ctx.state.step("chart").status == "failed"
+
+
+@pytest.mark.parametrize("packaged", [False, True], ids=["directory", "tgz"])
+def test_a_local_chart_is_used_as_is_without_any_registry(tmp_path: Path, packaged: bool) -> None:
+    if packaged:
+        chart = tmp_path / "sciencebox-0.0.8.tgz"
+        chart.write_bytes(TGZ)
+    else:
+        chart = tmp_path / "fork"
+        (chart / "templates").mkdir(parents=True)
+        (chart / "Chart.yaml").write_text("apiVersion: v2\nname: sciencebox\nversion: 0.0.8\n")
+    world = make_world(
+        tmp_path / "w",
+        overrides=(f"sciencebox.chart={chart}",),
+        options=Options(mirror="http://127.0.0.1:9"),  # nothing there: a pull would fail
+    )
+    (result,) = Pipeline([ChartStep()], retry_wait=0).up(world.ctx)
+    assert result.outcome == "skipped"
+    assert result.plan is not None and result.plan.reason == (
+        f"use the local chart {chart} as is (sciencebox 0.0.8; no pull, no digest check)"
+    )
+    outputs = world.ctx.outputs("chart")
+    assert (outputs["path"], outputs["name"], outputs["version"]) == (
+        str(chart),
+        "sciencebox",
+        "0.0.8",
+    )
+    assert outputs["local"] is True
+    assert not (world.ctx.paths.cache_root / "charts").exists()
+    if packaged:
+        assert outputs["digest"] == "sha256:" + hashlib.sha256(TGZ).hexdigest()
+    else:  # an edited chart has another digest
+        (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+        Pipeline([ChartStep()], retry_wait=0).up(world.ctx)
+        assert world.ctx.outputs("chart")["digest"] != outputs["digest"]

@@ -262,18 +262,20 @@ def test_a_storage_change_recreates_the_ldap_statefulset_and_the_job(
     assert not [w for w in writes(api, mark + 4) if w[0] == "DELETE"]
 
 
-def test_down_on_an_existing_cluster_deletes_the_ldap_claim(
+def test_down_on_an_existing_cluster_deletes_every_ldap_claim(
     api: KubeAPIServer, tmp_path: Path
 ) -> None:
-    """helm uninstall leaves StatefulSet claims; the LDAP one (old users, old
-    admin password) goes too, on a cluster mboxed did not create."""
+    """helm uninstall leaves StatefulSet claims; LDAP's (old users, old admin
+    password) go too, on a cluster mboxed did not create: one per ordinal,
+    whatever the replica count (chart 0.0.8 ran three)."""
     world = ldap_world(api, tmp_path)
     world.record("cluster", {**world.ctx.outputs("cluster"), "created_by_mboxed": False})
     step = ScienceBoxStep(Values(values(30)), postrender)
     run(world, step)
     claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
              "metadata": {"name": f"data-{STS}-0", "labels": {"app": STS}}}  # fmt: skip
-    api.add(claim)
+    for ordinal in (0, 1, 2):
+        api.add({**claim, "metadata": {"name": f"data-{STS}-{ordinal}", "labels": {"app": STS}}})
     api.add({**claim, "metadata": {"name": "data-sciencebox-mariadb-0"}})  # not ours to touch
     Pipeline([step]).down(world.ctx)
     assert world.helm_state()["releases"] == {}
