@@ -238,7 +238,7 @@ def run_everything(
     ], started.stdout
     assert world.tool("minikube")["profiles"]["mboxed"]["state"] == "Running"
     start_calls = [c for c in world.calls("minikube") if c[1:2] == ["start"]]
-    assert start_calls[-1] == ["minikube", "start", "-p", "mboxed", "--force"]
+    assert start_calls[-1] == ["minikube", "start", "-p", "mboxed", "-o", "json", "--force"]
     assert world.tool("helm")["releases"]["default/sciencebox"]  # the release kept
     if local:  # the hostname still resolves, on the host and in the cluster
         assert HOSTS.read_bytes() == hosts_before + (hosts_line + "\n").encode()

@@ -39,6 +39,7 @@ from mboxed.providers import (
     ClusterSpec,
     ClusterStatus,
     Progress,
+    choose_host_ports,
     host_port_free,
     ingress_nginx_ready,
     kubeconfig_from_env,
@@ -65,10 +66,6 @@ INGRESS_NGINX_PATH = (
 )
 
 INGRESS_NGINX_SHA256 = "dc850e38ca4abcb08625f1601f0656c81b6b5e34cc23d5458c332060732c14e0"
-
-HTTP_PORTS = (80, 8080, 8081, 8880)
-HTTPS_PORTS = (443, 8443, 9443, 10443)
-
 
 # --- pure functions ---------------------------------------------------------------
 
@@ -118,19 +115,6 @@ def image_version(image: str) -> str | None:
     """'kindest/node:v1.31.0@sha256:…' → 'v1.31.0'."""
     tag = image.split("@", 1)[0].rpartition(":")[2]
     return tag if tag.startswith("v") else None
-
-
-def choose_host_ports(is_free: Callable[[int], bool]) -> tuple[int, int]:
-    """Host ports for the ingress: 80/443 when free, else the first free alternates."""
-    http = next((p for p in HTTP_PORTS if is_free(p)), None)
-    https = next((p for p in HTTPS_PORTS if is_free(p)), None)
-    if http is None or https is None:
-        raise MboxedError(
-            "no free host port for the kind ingress: tried "
-            + ", ".join(str(p) for p in (*HTTP_PORTS, *HTTPS_PORTS)),
-            hint="stop what listens there (ss -ltnp shows it), or use provider.name=minikube",
-        )
-    return http, https
 
 
 def render_config(spec: ClusterSpec, http_port: int, https_port: int) -> str:

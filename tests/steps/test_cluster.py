@@ -60,6 +60,7 @@ def test_minikube_three_way(tmp_path: Path) -> None:
             "--disk-size=40960mb",
             "--kubernetes-version=v1.31.0",
             "--wait=apiserver,system_pods,node_ready",
+            "--output=json",
         ]
         if host_port_free(80) and host_port_free(443):
             expected += ["--ports=80:80", "--ports=443:443"]
