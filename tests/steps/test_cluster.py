@@ -243,18 +243,22 @@ def test_kind_stop_start_and_down(tmp_path: Path) -> None:
         assert "mboxed.test" not in world.hosts.read_text()
 
 
-def test_kind_keeps_the_host_ports_it_published_the_ingress_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # 80/443 are taken when the cluster is created: kind publishes the ingress
-    # on 8080/8443. Off Linux (Docker Desktop) the host reaches it only there,
-    # on this run and on every later one: only creating the cluster chooses them.
+def kind_on_docker_desktop_with_80_443_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     choose = kind_module.choose_host_ports
     monkeypatch.setattr(
         kind_module, "choose_host_ports", lambda _free: choose(lambda p: p not in (80, 443))
     )
     # Docker Desktop, as the kind provider sees it (the rest of the process stays on Linux).
     monkeypatch.setattr(kind_module, "sys", SimpleNamespace(platform="darwin"))
+
+
+def test_kind_keeps_the_host_ports_it_published_the_ingress_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 80/443 are taken when the cluster is created: kind publishes the ingress
+    # on 8080/8443. Off Linux (Docker Desktop) the host reaches it only there,
+    # on this run and on every later one: only creating the cluster chooses them.
+    kind_on_docker_desktop_with_80_443_taken(monkeypatch)
     with make_world(tmp_path, "provider.name=kind") as world:
         assert world.up().outcome == "done"
         published = {"host_http_port": 8080, "host_https_port": 8443, "https_port": 8443}
@@ -268,6 +272,29 @@ def test_kind_keeps_the_host_ports_it_published_the_ingress_on(
         assert world.outputs().items() >= published.items()
         creates = [c for c in world.calls("kind") if c[1:3] == ["create", "cluster"]]
         assert len(creates) == 1
+
+
+def test_kind_host_ports_survive_a_first_up_that_failed_after_creating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first up dies after `kind create cluster` (here: installing the
+    # ingress), so its outputs — host ports included — are never saved. The
+    # next up must still publish https on 8443, where the node really maps it.
+    kind_on_docker_desktop_with_80_443_taken(monkeypatch)
+    real = kind_module.KindProvider.ensure_ingress
+
+    def dies(self: kind_module.KindProvider, client: object, progress: object) -> None:
+        raise MboxedError("interrupted while installing the ingress")
+
+    monkeypatch.setattr(kind_module.KindProvider, "ensure_ingress", dies)
+    with make_world(tmp_path, "provider.name=kind") as world:
+        with pytest.raises(MboxedError):
+            world.up()
+        assert "host_https_port" not in world.outputs()
+        monkeypatch.setattr(kind_module.KindProvider, "ensure_ingress", real)
+        assert world.up().outcome == "done"
+        assert world.outputs()["https_port"] == 8443
+        assert world.outputs()["host_https_port"] == 8443
 
 
 # --- existing -----------------------------------------------------------------------
