@@ -12,11 +12,13 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from mboxed import hostname as hn
 from mboxed.engine import Options
 from mboxed.errors import MboxedError, ProfileError
 from mboxed.hostname import corefile_has
 from mboxed.providers import ClusterStatus, host_port_free
 from mboxed.providers import kind as kind_module
+from mboxed.providers import minikube as minikube_module
 from mboxed.providers.minikube import MinikubeProvider
 from mboxed.providers.service import make_provider
 from mboxed.steps.cluster import ClusterFacts, plan_cluster
@@ -295,6 +297,54 @@ def test_kind_host_ports_survive_a_first_up_that_failed_after_creating(
         assert world.up().outcome == "done"
         assert world.outputs()["https_port"] == 8443
         assert world.outputs()["host_https_port"] == 8443
+
+
+def ingress_cluster_ip(world: World) -> str:
+    svc = world.api.get("Service", "ingress-nginx-controller", "ingress-nginx")
+    assert svc is not None
+    return str(svc["spec"]["clusterIP"])
+
+
+def test_minikube_on_docker_desktop_publishes_the_ingress_and_points_pods_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS, docker driver: the node IP is not routable from the Mac, so the
+    ingress is published on host ports (--ports) and reached at 127.0.0.1;
+    inside pods 127.0.0.1 is the pod, so CoreDNS sends the name to the ingress
+    controller's ClusterIP. up, stop/start and down all keep to that."""
+    monkeypatch.setattr(minikube_module, "sys", SimpleNamespace(platform="darwin"))
+    with make_world(tmp_path, options=Options(yes=True)) as world:
+        assert world.up().outcome == "done"
+        start = next(c for c in world.calls("minikube") if c[1] == "start")
+        published = {p for p in start if p.startswith("--ports=")}
+        assert {p.rsplit(":", 1)[1] for p in published} == {"80", "443"}
+        out = world.outputs()
+        assert out["ingress_address"] == "127.0.0.1" and out["hostname"] == "mboxed.test"
+        assert hn.hosts_has(world.hosts.read_text(), "127.0.0.1", "mboxed.test")
+        service_ip = ingress_cluster_ip(world)
+        assert corefile_has(corefile(world), service_ip, "mboxed.test")
+        assert not corefile_has(corefile(world), "127.0.0.1", "mboxed.test")
+        assert world.up().outcome == "skipped"
+
+        make_provider(world.ctx).stop(lambda _: None)
+        assert world.up().outcome == "done"  # started again: same ports, same name
+        assert world.outputs()["https_port"] == out["https_port"]
+        assert world.up().outcome == "skipped"
+        world.down()
+        assert world.tool_state("minikube")["profiles"] == {}
+        assert "mboxed.test" not in world.hosts.read_text()
+
+
+def test_a_paused_minikube_cluster_is_unpaused(tmp_path: Path) -> None:
+    with make_world(tmp_path, options=Options(yes=True)) as world:
+        world.up()
+        world.ctx.shell.run(["minikube", "pause", "-A", "-p", "mboxed"])
+        planned = world.plan()
+        assert planned.plan is not None
+        assert planned.plan.actions[0].summary == "unpause minikube cluster 'mboxed' (Paused)"
+        assert world.up().outcome == "done"
+        assert world.tool_state("minikube")["profiles"]["mboxed"]["paused"] == []
+        assert world.up().outcome == "skipped"
 
 
 # --- existing -----------------------------------------------------------------------
