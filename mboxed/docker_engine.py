@@ -41,6 +41,10 @@ class DockerProbe:
     cgroup_version: str = ""
     root_dir: str = ""
     daemon_pids: tuple[int, ...] = ()
+    # What the engine can give containers (`docker info` NCPU, MemTotal): on
+    # Docker Desktop and colima the VM's, not the Mac's.
+    cpus: int = 0
+    mem_total_mib: int = 0
 
     @property
     def summary(self) -> str:
@@ -135,7 +139,36 @@ def probe_docker(shell: Any, timeout: float = 5.0) -> DockerProbe:
         cgroup_driver=str(info.get("CgroupDriver", "")),
         cgroup_version=str(info.get("CgroupVersion", "")),
         root_dir=str(info.get("DockerRootDir", "")),
+        cpus=int(info.get("NCPU") or 0),
+        mem_total_mib=int(info.get("MemTotal") or 0) // (1024 * 1024),
     )
+
+
+# --- colima (macOS) ---------------------------------------------------------------------
+
+# colima's VM holds the whole cluster: the profile's memory and disk plus
+# room for the VM's own system and the images (colima's default disk is 100 GiB).
+COLIMA_MEMORY_RESERVE_GIB = 2
+COLIMA_MIN_DISK_GIB = 100
+
+
+def colima_start_argv(cpus: int, memory_mib: int, disk_mib: int) -> list[str]:
+    """`colima start` sized for the profile (colima's defaults, 2 CPUs and
+    2 GiB, cannot hold a cluster): --cpu, --memory and --disk in GiB
+    (abiosoft/colima cmd/start.go). A VM that exists takes the new CPUs and
+    memory on start; its disk only grows."""
+    memory_gib = -(-memory_mib // 1024) + COLIMA_MEMORY_RESERVE_GIB
+    disk_gib = max(COLIMA_MIN_DISK_GIB, -(-disk_mib // 1024))
+    return [
+        "colima",
+        "start",
+        "--cpu",
+        str(cpus),
+        "--memory",
+        str(memory_gib),
+        "--disk",
+        str(disk_gib),
+    ]
 
 
 # --- starting and stopping dockerd --------------------------------------------------

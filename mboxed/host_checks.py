@@ -39,6 +39,25 @@ class Check:
         return asdict(self)
 
 
+# How to size the VM the Docker engine runs in, where there is one.
+_VM_HOW = " (Docker Desktop: Settings → Resources; colima: colima start --cpu N --memory GiB)"
+
+
+def _capacity(snap: Snapshot, provider: Any) -> tuple[int, int, int | None, str]:
+    """CPUs, total and available memory (MiB) the cluster can have, and where
+    they were measured. A cluster in Docker (kind; minikube's docker driver)
+    gets what the engine has — `docker info` NCPU and MemTotal, on Docker
+    Desktop and colima the VM's, not the Mac's (as ctlptl reads NCPU,
+    tilt-dev/ctlptl pkg/cluster/machine.go) — else the host's."""
+    docker, host = snap.docker, snap.host
+    in_docker = provider.name == "kind" or (
+        provider.name == "minikube" and provider.driver == "docker"
+    )
+    if in_docker and docker.reachable and docker.cpus > 0 and docker.mem_total_mib > 0:
+        return docker.cpus, docker.mem_total_mib, None, " (Docker engine)"
+    return host.cpus, host.mem_total_mib, host.mem_available_mib, ""
+
+
 def _gib(mib: int) -> str:
     return f"{mib / 1024:.1f} GiB"
 
@@ -88,11 +107,14 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
     )
 
     # CPU, memory, disk (for a local cluster)
+    cpus, mem_total, mem_available, measured_in = _capacity(snap, provider)
+    more = "give the Docker VM more" if measured_in else "give the machine more"
+    vm_how = _VM_HOW if measured_in else ""
     want_cpus = provider.cpus
     if not local:
-        add(Check("cpu", "CPUs", "ok", str(host.cpus), "none here (provider existing)"))
-    elif host.cpus >= want_cpus:
-        add(Check("cpu", "CPUs", "ok", str(host.cpus), f">= {want_cpus} (provider.cpus)"))
+        add(Check("cpu", "CPUs", "ok", str(cpus), "none here (provider existing)"))
+    elif cpus >= want_cpus:
+        add(Check("cpu", "CPUs", "ok", f"{cpus}{measured_in}", f">= {want_cpus} (provider.cpus)"))
     else:
         # minikube refuses more CPUs than the host has; kind takes what is there.
         status = "fail" if provider.name == "minikube" else "warn"
@@ -101,17 +123,19 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
                 "cpu",
                 "CPUs",
                 status,
-                str(host.cpus),
+                f"{cpus}{measured_in}",
                 f">= {want_cpus} (provider.cpus)",
-                f"give the machine more CPUs, or --set provider.cpus={max(1, host.cpus)}",
+                f"{more} CPUs{vm_how}, or --set provider.cpus={max(1, cpus)}",
             )
         )
     want_mem = size_mib(provider.memory)
-    mem_value = f"{_gib(host.mem_total_mib)} total, {_gib(host.mem_available_mib)} available"
+    mem_value = f"{_gib(mem_total)} total" + (
+        f", {_gib(mem_available)} available" if mem_available is not None else measured_in
+    )
     mem_need = f">= {_gib(want_mem)} (provider.memory) + {_gib(HOST_RESERVE_MIB)} for the host"
     if not local:
         add(Check("memory", "memory", "ok", mem_value, "none here (provider existing)"))
-    elif host.mem_total_mib < want_mem:
+    elif mem_total < want_mem:
         add(
             Check(
                 "memory",
@@ -119,10 +143,10 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
                 "fail",
                 mem_value,
                 mem_need,
-                "add memory, or lower provider.memory (--set provider.memory=6g)",
+                f"{more} memory{vm_how}, or lower provider.memory (--set provider.memory=6g)",
             )
         )
-    elif host.mem_total_mib < want_mem + HOST_RESERVE_MIB:
+    elif mem_total < want_mem + HOST_RESERVE_MIB:
         add(
             Check(
                 "memory",
@@ -130,7 +154,9 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
                 "warn",
                 mem_value,
                 mem_need,
-                "close other programs, or lower provider.memory",
+                f"{more} memory{_VM_HOW}"
+                if measured_in
+                else "close other programs, or lower provider.memory",
             )
         )
     else:
@@ -167,9 +193,11 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
 
     # Ports 80/443: kind maps them to the host and minikube's none driver binds
     # them; with the docker/podman drivers minikube publishes the ingress on
-    # them only when free (else it answers on the minikube IP only).
+    # them only when free (else it answers on the minikube IP only) — off
+    # Linux the node IP is not routable, so it publishes on the next free ones.
     needs_ports = provider.name == "kind" or (
-        provider.name == "minikube" and provider.driver == "none"
+        provider.name == "minikube"
+        and (provider.driver == "none" or (provider.driver == "docker" and host.os != "linux"))
     )
     publishes = provider.name == "minikube" and provider.driver in ("docker", "podman")
     for port, busy in sorted(snap.ports_busy.items()):

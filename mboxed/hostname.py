@@ -11,6 +11,11 @@ AND from inside the cluster (pods call the IdP at https://HOST).
 - `hostname: auto`, offline (or MBOXED_OFFLINE=1): a name under the reserved
   `.test` domain (RFC 6761), made to resolve with an /etc/hosts line on the
   host and a `hosts` entry in the cluster's CoreDNS Corefile.
+- An ingress the host reaches on a loopback address (kind, or minikube's
+  docker driver, on Docker Desktop or colima: published ports on 127.0.0.1)
+  is no address for pods — 127.0.0.1 in a pod is the pod. For `auto` names
+  the CoreDNS entry then points at the ingress controller Service's
+  ClusterIP, so that pods reach the ingress by the public name too.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mboxed import kube
-from mboxed.errors import Deferred
+from mboxed.errors import Deferred, MboxedError, ProfileError
+from mboxed.providers import INGRESS_DEPLOYMENT, INGRESS_NAMESPACE
 
 WILDCARD_DOMAIN = "nip.io"
 OFFLINE_DOMAIN = "mboxed.test"
@@ -90,6 +96,51 @@ def resolve_hostname(wanted: str, chosen: str | None) -> str:
     if not chosen:
         raise Deferred("cluster", "hostname 'auto' resolves after the cluster step")
     return chosen
+
+
+def loopback(ip: str) -> bool:
+    return ipaddress.ip_address(ip).is_loopback
+
+
+def needs_cluster_dns(choice: HostnameChoice, ingress_ip: str) -> bool:
+    """Does the name need a CoreDNS entry for pods to reach the ingress by it?
+    A local name always does; a wildcard name when it points at loopback.
+    An explicit name's DNS is the user's."""
+    return choice.hosts_entry or (choice.mode == "wildcard" and loopback(ingress_ip))
+
+
+def in_cluster_address(ingress_ip: str, client: Any) -> str:
+    """The address pods reach the ingress at: the host's address, unless that
+    is loopback — then the ingress-nginx controller Service's ClusterIP (the
+    controller Service of minikube's addon and of kind's manifest alike)."""
+    if not loopback(ingress_ip):
+        return ingress_ip
+    svc = kube.read_object(client, "Service", INGRESS_NAMESPACE, INGRESS_DEPLOYMENT)
+    cluster_ip = str(((svc or {}).get("spec") or {}).get("clusterIP") or "")
+    if cluster_ip in ("", "None"):
+        raise MboxedError(
+            f"the ingress answers on {ingress_ip} (loopback) and the Service "
+            f"{INGRESS_NAMESPACE}/{INGRESS_DEPLOYMENT} has no ClusterIP for pods to use",
+            hint="check the ingress controller (kubectl -n ingress-nginx get svc), "
+            "or set `hostname:` to a name your DNS serves",
+        )
+    return cluster_ip
+
+
+def existing_dns_refusal(choice: HostnameChoice, ingress_ip: str, context: str) -> ProfileError:
+    """Why `hostname: auto` cannot work on an existing cluster (mboxed never
+    edits its DNS, and the name needs a CoreDNS entry)."""
+    why = (
+        f"resolves to {ingress_ip}, which inside pods is the pod itself"
+        if choice.mode == "wildcard"
+        else f"needs a wildcard-DNS name ({wildcard_name(ingress_ip)} does not resolve here)"
+    )
+    return ProfileError(
+        f"hostname: auto on the existing cluster of context {context!r} {why}, and "
+        "mboxed does not edit that cluster's DNS",
+        hint="set `hostname:` to a name your DNS resolves to the ingress, for the host and "
+        "for pods alike (e.g. --set hostname=sciencebox.example.org)",
+    )
 
 
 # --- /etc/hosts ---------------------------------------------------------------------

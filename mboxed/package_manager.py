@@ -57,6 +57,34 @@ def parse_dnf_list_installed(text: str) -> set[str]:
     return installed
 
 
+def dnf_major(version_output: str) -> int:
+    """`dnf --version` -> 5 for dnf5, else 4. dnf5's first line is
+    "dnf5 version 5.2.8.1" (dnf5/main.cpp print_versions); dnf4's is the bare
+    version ("4.21.1", dnf/cli/cli.py)."""
+    first = version_output.strip().splitlines()[:1]
+    if first and first[0].startswith("dnf5 "):
+        return 5
+    if first and first[0].split(".")[0].isdigit():
+        return int(first[0].split(".")[0])
+    return 4
+
+
+def dnf_add_repo(major: int, repo: str) -> tuple[list[str], list[str]]:
+    """(the install of config-manager, the command adding the .repo URL).
+    dnf4's config-manager (dnf-plugins-core) takes `--add-repo URL`; dnf5's
+    (dnf5-plugins) refuses that ("Unknown argument", dnf5 issue #1537) and
+    wants `addrepo --from-repofile=URL` (doc/dnf5_plugins/config-manager.8.rst)."""
+    if major >= 5:
+        return (
+            ["dnf", "-y", "install", "dnf5-command(config-manager)"],
+            ["dnf", "config-manager", "addrepo", f"--from-repofile={repo}"],
+        )
+    return (
+        ["dnf", "-y", "install", "dnf-plugins-core"],
+        ["dnf", "config-manager", "--add-repo", repo],
+    )
+
+
 def parse_brew_list(text: str) -> set[str]:
     """`brew list --formula -1` -> one formula name a line."""
     return {line.strip() for line in text.splitlines() if line.strip()}
@@ -117,7 +145,7 @@ def install(
 ) -> None:
     """Install `packages`. apt: `update` refreshes the lists first, and
     `recommends=False` leaves the recommended packages out. dnf: `repo` is a
-    .repo URL added first (with dnf-plugins-core for `config-manager`)."""
+    .repo URL added first, in the syntax of the host's dnf (4 or 5)."""
     if manager == "apt":
         if update:
             shell.run([*APT_ENV, "apt-get", *APT_WAIT, "update", "-q"], root=True, timeout=600)
@@ -129,8 +157,10 @@ def install(
         )
     elif manager == "dnf":
         if repo:
-            shell.run(["dnf", "-y", "install", "dnf-plugins-core"], root=True, timeout=900)
-            shell.run(["dnf", "config-manager", "--add-repo", repo], root=True, timeout=300)
+            version = shell.run(["dnf", "--version"], check=False, timeout=60)
+            plugin, add = dnf_add_repo(dnf_major(version.stdout), repo)
+            shell.run(plugin, root=True, timeout=900)
+            shell.run(add, root=True, timeout=300)
         shell.run(["dnf", "install", "-y", *packages], root=True, timeout=INSTALL_TIMEOUT)
     elif manager == "brew":
         shell.run(["brew", "install", *packages], timeout=INSTALL_TIMEOUT)

@@ -4,10 +4,79 @@ docker step's test, tests/steps/test_docker.py)."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from mboxed.docker_engine import docker_endpoint, dockerd_argv, probe_docker
+from mboxed.docker_engine import (
+    colima_start_argv,
+    docker_endpoint,
+    dockerd_argv,
+    probe_docker,
+)
 from mboxed.shell import Shell
+
+# The parts of GET /info and /version a colima VM of 2 CPUs and 2 GiB answers
+# (Docker Engine API: SystemInfo.NCPU, MemTotal in bytes; the VM's, not the Mac's).
+COLIMA_INFO = {
+    "NCPU": 2,
+    "MemTotal": 2_061_000_704,
+    "ServerVersion": "27.3.1",
+    "Driver": "overlay2",
+    "CgroupDriver": "cgroupfs",
+    "CgroupVersion": "2",
+    "DockerRootDir": "/var/lib/docker",
+}
+
+
+class _EngineAPI(http.server.BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def address_string(self) -> str:
+        return "unix"
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path.endswith("/_ping"):
+            body, kind = b"OK", "text/plain"
+        elif path.endswith("/info"):
+            body, kind = json.dumps(COLIMA_INFO).encode(), "application/json"
+        elif path.endswith("/version"):
+            body, kind = (
+                json.dumps({"Version": "27.3.1", "ApiVersion": "1.47"}).encode(),
+                "application/json",
+            )
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+@contextmanager
+def engine_api(sock: Path) -> Iterator[str]:
+    """A Docker Engine API stand-in on a unix socket of the test's own."""
+    server = _UnixServer(str(sock), _EngineAPI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"unix://{sock}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_dockerd_listens_where_docker_host_points() -> None:
@@ -37,3 +106,20 @@ def test_probe_of_a_missing_socket_says_so(tmp_path: Path) -> None:
     assert not probe.reachable
     assert probe.error == "no Docker socket"
     assert probe.summary == "no Docker socket"
+
+
+def test_probe_reads_what_the_engine_can_give_containers(tmp_path: Path) -> None:
+    """On a Mac the engine runs in a VM: its CPUs and memory are the VM's."""
+    with engine_api(tmp_path / "docker.sock") as url:
+        probe = probe_docker(Shell(env={"DOCKER_HOST": url, "PATH": ""}), timeout=5)
+    assert probe.reachable, probe.error
+    assert (probe.cpus, probe.mem_total_mib) == (2, 1965)
+
+
+def test_colima_is_sized_for_the_profile() -> None:
+    assert colima_start_argv(4, 8192, 40960) == [
+        "colima", "start", "--cpu", "4", "--memory", "10", "--disk", "100",
+    ]  # fmt: skip
+    assert colima_start_argv(8, 12 * 1024 + 1, 200 * 1024)[3:] == [
+        "8", "--memory", "15", "--disk", "200",
+    ]  # fmt: skip

@@ -111,7 +111,13 @@ def run_everything(
     # CoreDNS entry; an explicit FQDN: its DNS is the user's, nothing is added.
     local = hostname == "mboxed.test"
     hosts_line = "127.0.0.1 mboxed.test  # mboxed"
-    dns_entry = "127.0.0.1 mboxed.test"
+
+    # The ingress answers on 127.0.0.1 (the minikube stand-in's IP); in a pod
+    # that is the pod itself, so CoreDNS points the name at the ingress
+    # controller Service's ClusterIP instead (mboxed/hostname.py).
+    def dns_entry() -> str:
+        svc = world.api.get("Service", "ingress-nginx-controller", "ingress-nginx") or {}
+        return f"{(svc.get('spec') or {}).get('clusterIP')} mboxed.test"
 
     # --- 0. plan on a fresh state: every step's plan, nothing changed ------------
     sets = [arg for pair in overrides for arg in ("--set", pair)]
@@ -184,7 +190,7 @@ def run_everything(
     assert f"https://{hostname}/sciencebox" in out
     if local:
         assert HOSTS.read_bytes() == hosts_before + (hosts_line + "\n").encode()
-        assert dns_entry in corefile(world)
+        assert dns_entry() in corefile(world)
     else:
         assert HOSTS.read_bytes() == hosts_before
         assert hostname not in corefile(world)
@@ -238,11 +244,11 @@ def run_everything(
     ], started.stdout
     assert world.tool("minikube")["profiles"]["mboxed"]["state"] == "Running"
     start_calls = [c for c in world.calls("minikube") if c[1:2] == ["start"]]
-    assert start_calls[-1] == ["minikube", "start", "-p", "mboxed", "--force"]
+    assert start_calls[-1] == ["minikube", "start", "-p", "mboxed", "-o", "json", "--force"]
     assert world.tool("helm")["releases"]["default/sciencebox"]  # the release kept
     if local:  # the hostname still resolves, on the host and in the cluster
         assert HOSTS.read_bytes() == hosts_before + (hosts_line + "\n").encode()
-        assert dns_entry in corefile(world)
+        assert dns_entry() in corefile(world)
     assert world.mboxed("verify").stdout.splitlines()[-1] == outputs["verify"]["summary"]
 
     # --- 5. down reverts everything -------------------------------------------------

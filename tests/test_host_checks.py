@@ -164,3 +164,29 @@ def test_unreachable_mirror_is_a_warning_naming_it() -> None:
     check = by_id(evaluate(snap, profile(), f"http://127.0.0.1:{port}"))["network"]
     assert check.status == "warn"
     assert check.value == f"127.0.0.1:{port}: Connection refused"
+
+
+def test_a_cluster_in_docker_is_checked_against_the_docker_vm() -> None:
+    """A Mac with 8 CPUs and 32 GiB whose colima VM has colima's defaults
+    (2 CPUs, 2 GiB): the cluster gets the VM's, and preflight says so."""
+    vm = replace(DOCKER_UP, cpus=2, mem_total_mib=1965)
+    mac = replace(GOOD, host=replace(HOST, os="darwin"), docker=vm)
+    for provider in ("minikube", "kind"):
+        checks = by_id(evaluate(mac, profile(f"provider.name={provider}")))
+        assert checks["cpu"].status == ("fail" if provider == "minikube" else "warn")
+        assert checks["cpu"].value == "2 (Docker engine)"
+        assert "Docker VM" in checks["cpu"].fix and "colima start --cpu" in checks["cpu"].fix
+        assert checks["memory"].status == "fail"
+        assert "(Docker engine)" in checks["memory"].value
+        assert "Docker VM more memory" in checks["memory"].fix
+    # a big enough engine passes whatever the host has
+    big = replace(DOCKER_UP, cpus=8, mem_total_mib=16 * 1024)
+    small_host = replace(HOST, cpus=1, mem_total_mib=1024)
+    checks = by_id(evaluate(replace(GOOD, host=small_host, docker=big), profile()))
+    assert (checks["cpu"].status, checks["memory"].status) == ("ok", "ok")
+
+
+def test_on_a_mac_minikube_maps_a_busy_ingress_port_elsewhere() -> None:
+    mac = replace(GOOD, host=replace(HOST, os="darwin"), ports_busy={80: False, 443: True})
+    check = by_id(evaluate(mac, profile()))["port-443"]
+    assert check.status == "warn" and "maps the ingress elsewhere" in check.fix

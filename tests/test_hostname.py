@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mboxed import hostname as hn
 from mboxed.errors import Deferred
 from mboxed.hostname import (
     choose,
@@ -78,3 +79,19 @@ def test_corefile_entry_joins_minikubes_hosts_block() -> None:
     assert corefile_has(added, "192.168.49.2", "mboxed.test")
     assert corefile_has(added, "192.168.49.1", "host.minikube.internal")
     assert corefile_remove(added, "192.168.49.2", "mboxed.test") == corefile
+
+
+def test_a_loopback_ingress_needs_a_cluster_dns_entry_for_pods() -> None:
+    """127.0.0.1 (published ports on Docker Desktop) is the pod itself inside
+    a pod: a wildcard name pointing there needs CoreDNS too; a name that
+    points at a routable node IP does not; a local name always does."""
+    wildcard = hn.HostnameChoice("127-0-0-1.nip.io", "wildcard", False)
+    assert hn.needs_cluster_dns(wildcard, "127.0.0.1")
+    assert not hn.needs_cluster_dns(
+        hn.HostnameChoice("172-18-0-2.nip.io", "wildcard", False), "172.18.0.2"
+    )
+    assert hn.needs_cluster_dns(hn.HostnameChoice("mboxed.test", "local", True), "172.18.0.2")
+    assert not hn.needs_cluster_dns(hn.HostnameChoice("box.example.org", "explicit", False), "::1")
+    assert hn.in_cluster_address("172.18.0.2", client=None) == "172.18.0.2"
+    refusal = hn.existing_dns_refusal(wildcard, "127.0.0.1", "docker-desktop")
+    assert "inside pods is the pod itself" in refusal.message

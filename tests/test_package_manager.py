@@ -14,6 +14,7 @@ from mboxed.journal import JournalEntry, revert
 from mboxed.package_manager import (
     APT_WAIT,
     apt_lists_stale,
+    dnf_major,
     install,
     installed_packages,
     parse_brew_list,
@@ -57,19 +58,64 @@ def test_apt_lists_age(tmp_path: Path) -> None:
     assert apt_lists_stale(tmp_path, now=time.time() + 2 * 86400)
 
 
-def test_dnf_adds_the_repository_before_installing_from_it(tmp_path: Path) -> None:
+# `dnf --version` first lines: dnf5 on Fedora 41 (dnf5/main.cpp print_versions)
+# and dnf4 on Fedora 40 (dnf/cli/cli.py).
+DNF5_VERSION = "dnf5 version 5.2.8.1\ndnf5 plugin API version 2.0\nlibdnf5 version 5.2.8.1\n"
+DNF4_VERSION = "4.21.1\n  Installed: dnf-0:4.21.1-1.fc40.noarch at Mon 01 Jul 2024\n"
+
+
+def test_dnf_major_from_version_output() -> None:
+    assert dnf_major(DNF5_VERSION) == 5
+    assert dnf_major(DNF4_VERSION) == 4
+    assert dnf_major("") == 4
+
+
+@pytest.mark.parametrize(
+    ("major", "plugin", "add"),
+    [
+        (4, "dnf-plugins-core", ["config-manager", "--add-repo", "{repo}"]),
+        (
+            5,
+            "dnf5-command(config-manager)",
+            ["config-manager", "addrepo", "--from-repofile={repo}"],
+        ),
+    ],
+)
+def test_dnf_adds_the_repository_in_its_own_syntax_before_installing_from_it(
+    tmp_path: Path, major: int, plugin: str, add: list[str]
+) -> None:
     world = make_world(tmp_path)
     world.fake("dnf")
+    world.seed("dnf", {"major": major})
     repo = "https://download.docker.com/linux/centos/docker-ce.repo"
     install(world.ctx.shell, "dnf", ["docker-ce", "docker-ce-cli"], repo=repo)
     calls = world.fake_json("dnf")["calls"]
     assert calls == [
-        ["-y", "install", "dnf-plugins-core"],
-        ["config-manager", "--add-repo", repo],
+        ["--version"],
+        ["-y", "install", plugin],
+        [a.format(repo=repo) for a in add],
         ["install", "-y", "docker-ce", "docker-ce-cli"],
     ]
     assert world.fake_json("dnf")["repos"] == [repo]
     assert installed_packages(world.ctx.shell, "dnf", ["docker-ce", "curl"]) == {"docker-ce"}
+
+
+@pytest.mark.parametrize(
+    ("major", "argv", "code", "message"),
+    [
+        (5, ["config-manager", "--add-repo", "U"], 2, 'Unknown argument "--add-repo"'),
+        (4, ["config-manager", "addrepo", "--from-repofile=U"], 1, "unrecognized arguments"),
+    ],
+)
+def test_the_fake_dnf_refuses_the_other_versions_syntax(
+    tmp_path: Path, major: int, argv: list[str], code: int, message: str
+) -> None:
+    world = make_world(tmp_path)
+    world.fake("dnf")
+    world.seed("dnf", {"major": major})
+    result = world.ctx.shell.run(["dnf", *argv], check=False)
+    assert result.returncode == code and message in result.stderr
+    assert world.fake_json("dnf")["repos"] == []
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from mboxed.errors import MboxedError
 from mboxed.profile import size_mib
 
 Progress = Callable[[str], None]
@@ -181,6 +182,26 @@ class ClusterProvider(Protocol):
     def https_port(self) -> int: ...
 
     def load_image(self, image: str) -> None: ...
+
+
+# Host ports for the ingress where the host cannot reach the node's own
+# 80/443 (kind everywhere; minikube's docker driver off Linux): 80/443 when
+# free, else the first free alternate.
+HTTP_PORTS = (80, 8080, 8081, 8880)
+HTTPS_PORTS = (443, 8443, 9443, 10443)
+
+
+def choose_host_ports(is_free: Callable[[int], bool]) -> tuple[int, int]:
+    """Host ports for the ingress: 80/443 when free, else the first free alternates."""
+    http = next((p for p in HTTP_PORTS if is_free(p)), None)
+    https = next((p for p in HTTPS_PORTS if is_free(p)), None)
+    if http is None or https is None:
+        raise MboxedError(
+            "no free host port for the ingress: tried "
+            + ", ".join(str(p) for p in (*HTTP_PORTS, *HTTPS_PORTS)),
+            hint="stop what listens there (ss -ltnp or lsof -iTCP -sTCP:LISTEN shows it)",
+        )
+    return http, https
 
 
 def host_port_free(port: int) -> bool:

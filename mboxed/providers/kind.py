@@ -25,6 +25,7 @@ Upstream facts:
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from mboxed.providers import (
     ClusterSpec,
     ClusterStatus,
     Progress,
+    choose_host_ports,
     host_port_free,
     ingress_nginx_ready,
     kubeconfig_from_env,
@@ -65,10 +67,6 @@ INGRESS_NGINX_PATH = (
 )
 
 INGRESS_NGINX_SHA256 = "dc850e38ca4abcb08625f1601f0656c81b6b5e34cc23d5458c332060732c14e0"
-
-HTTP_PORTS = (80, 8080, 8081, 8880)
-HTTPS_PORTS = (443, 8443, 9443, 10443)
-
 
 # --- pure functions ---------------------------------------------------------------
 
@@ -114,23 +112,28 @@ def parse_node_containers(stdout: str) -> list[NodeContainer]:
     return out
 
 
+def parse_port_bindings(text: str) -> tuple[int, int] | None:
+    """`docker inspect --format '{{json .HostConfig.PortBindings}}' NODE` →
+    the host ports of the node's 80 and 443 ({"443/tcp": [{"HostIp":
+    "0.0.0.0", "HostPort": "8443"}], ...}: docker's nat.PortMap), when both
+    are published."""
+    try:
+        bindings = json.loads(text.strip() or "null") or {}
+    except ValueError:
+        return None
+    found: dict[int, int] = {}
+    for key, entries in bindings.items() if isinstance(bindings, dict) else ():
+        port = str(key).split("/", 1)[0]
+        host = next((e.get("HostPort") for e in entries or [] if e.get("HostPort")), None)
+        if port.isdigit() and host and str(host).isdigit():
+            found[int(port)] = int(host)
+    return (found[80], found[443]) if 80 in found and 443 in found else None
+
+
 def image_version(image: str) -> str | None:
     """'kindest/node:v1.31.0@sha256:…' → 'v1.31.0'."""
     tag = image.split("@", 1)[0].rpartition(":")[2]
     return tag if tag.startswith("v") else None
-
-
-def choose_host_ports(is_free: Callable[[int], bool]) -> tuple[int, int]:
-    """Host ports for the ingress: 80/443 when free, else the first free alternates."""
-    http = next((p for p in HTTP_PORTS if is_free(p)), None)
-    https = next((p for p in HTTPS_PORTS if is_free(p)), None)
-    if http is None or https is None:
-        raise MboxedError(
-            "no free host port for the kind ingress: tried "
-            + ", ".join(str(p) for p in (*HTTP_PORTS, *HTTPS_PORTS)),
-            hint="stop what listens there (ss -ltnp shows it), or use provider.name=minikube",
-        )
-    return http, https
 
 
 def render_config(spec: ClusterSpec, http_port: int, https_port: int) -> str:
@@ -219,11 +222,22 @@ class KindProvider:
         )
         return parse_node_containers(result.stdout) if result.ok else []
 
+    def _published_ports(self, node: str) -> tuple[int, int] | None:
+        """Where the node container really publishes 80/443: what a run that
+        failed after creating the cluster never wrote into its outputs."""
+        result = self.shell.run(
+            ["docker", "inspect", "--format", "{{json .HostConfig.PortBindings}}", node],
+            check=False,
+        )
+        return parse_port_bindings(result.stdout) if result.ok else None
+
     def status(self) -> ClusterStatus:
         result = self.shell.run([self.binary, "get", "clusters"])
         if self.spec.name not in parse_clusters(result.stdout):
             return ClusterStatus.absent(f"no kind cluster {self.spec.name!r}")
         nodes = self._nodes()
+        if self.host_ports is None and nodes:
+            self.host_ports = self._published_ports(nodes[0].name)
         running = bool(nodes) and all(n.state == "running" for n in nodes)
         versions = {image_version(n.image) for n in nodes} - {None}
         settings = {"kubernetes_version": versions.pop()} if len(versions) == 1 else {}
@@ -339,9 +353,12 @@ class KindProvider:
         return node_address(kube.list_nodes(client), prefer_label="ingress-ready")
 
     def https_port(self) -> int:
-        if sys.platform != "linux" and self.host_ports is not None:
-            return self.host_ports[1]
-        return 443
+        if sys.platform == "linux":
+            return 443  # the node's own 443, reached at its IP
+        if self.host_ports is None:
+            nodes = self._nodes()
+            self.host_ports = self._published_ports(nodes[0].name) if nodes else None
+        return self.host_ports[1] if self.host_ports is not None else 443
 
     def load_image(self, image: str) -> None:
         self.shell.run(

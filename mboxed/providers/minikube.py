@@ -1,24 +1,23 @@
 """The minikube provider (the default): docker driver, one profile per deployment.
 
-Formats and exit codes come from upstream kubernetes/minikube:
-- `minikube status -o json`: cmd/minikube/cmd/status.go — one JSON object
-  (a list for multi-node clusters) with Name, Host, Kubelet, APIServer,
-  Kubeconfig, Worker; the exit code is a bit mask: 1 host not running,
-  2 kubelet/apiserver not running, 4 kubeconfig not configured. A profile
-  that does not exist exits 85 (reason.ExGuestNotFound, pkg/minikube/mustload).
-- `minikube profile list -o json`: cmd/minikube/cmd/config/profile_list.go —
-  {"invalid": [...], "valid": [Profile]}, Profile = {Name, Status, Config:
-  ClusterConfig} (pkg/minikube/config/types.go: Memory and DiskSize in MB,
-  CPUs, Driver, KubernetesConfig.KubernetesVersion, Nodes[].IP, Addons).
+Behaviour from upstream kubernetes/minikube (v1.34.0, the pinned release);
+its output formats are parsed in minikube_output.py:
+- `minikube start` on a paused cluster unpauses kube-system only
+  (bootstrapper/kubeadm StartCluster → unpause); `minikube unpause -A`
+  resumes every namespace `minikube pause -A` froze.
 - As root the docker driver refuses to start without --force
   (cmd/minikube/cmd/start.go, reason.DrvAsRoot "DRV_AS_ROOT", exit 57).
+- The update check (pkg/minikube/notify) asks GitHub and prints a notice;
+  MINIKUBE_WANTUPDATENOTIFICATION=false turns it off (viper reads MINIKUBE_*
+  variables, cmd/minikube/cmd/root.go).
+- The docker driver's node runs in a VM off Linux (Docker Desktop, colima):
+  its IP is not routable from the host, ports published with --ports are.
 """
 
 from __future__ import annotations
 
-import json
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from mboxed.errors import MboxedError
@@ -26,107 +25,56 @@ from mboxed.providers import (
     ClusterSpec,
     ClusterStatus,
     Progress,
+    choose_host_ports,
     host_port_free,
     ingress_nginx_ready,
     kubeconfig_from_env,
     wait_for_ingress_nginx,
 )
+from mboxed.providers.minikube_output import (
+    EXIT_PROFILE_NOT_FOUND,
+    MinikubeError,
+    MinikubeProfile,
+    MinikubeStatus,
+    minikube_error,
+    parse_profile_list,
+    parse_status,
+    published_host_ports,
+)
+from mboxed.shell import CommandError, Result
 
-EXIT_PROFILE_NOT_FOUND = 85  # reason.ExGuestNotFound
+__all__ = [
+    "EXIT_PROFILE_NOT_FOUND",
+    "MinikubeError",
+    "MinikubeProfile",
+    "MinikubeProvider",
+    "MinikubeStatus",
+    "minikube_error",
+    "parse_profile_list",
+    "parse_status",
+    "published_host_ports",
+    "start_argv",
+]
+
 EXIT_DRIVER_AS_ROOT = 57  # reason.ExDriverPermission (DRV_AS_ROOT)
-HOST_NOT_RUNNING, CLUSTER_NOT_RUNNING, KUBECONFIG_NOT_CONFIGURED = 1, 2, 4
+# Every minikube call: no update check against GitHub, no notice in the output.
+MINIKUBE_ENV = {"MINIKUBE_WANTUPDATENOTIFICATION": "false"}
+KIC_DRIVERS = ("docker", "podman")
 
 
-# --- pure parsers ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MinikubeStatus:
-    name: str
-    host: str
-    kubelet: str
-    apiserver: str
-    kubeconfig: str
-    exit_code: int
-
-    @property
-    def running(self) -> bool:
-        return self.exit_code & (HOST_NOT_RUNNING | CLUSTER_NOT_RUNNING) == 0 and (
-            self.host == "Running"
-        )
-
-
-def parse_status(stdout: str, exit_code: int) -> MinikubeStatus | None:
-    """`minikube status -o json` → the control plane's status; None when the
-    profile does not exist."""
-    if exit_code == EXIT_PROFILE_NOT_FOUND:
-        return None
-    text = stdout.strip()
-    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
-    if start < 0:
-        return None
-    data = json.loads(text[start:])
-    if isinstance(data, list):  # multi-node: the control plane is the one that is not Worker
-        data = next((d for d in data if not d.get("Worker")), data[0] if data else {})
-    if not data:
-        return None
-    return MinikubeStatus(
-        name=str(data.get("Name", "")),
-        host=str(data.get("Host", "")),
-        kubelet=str(data.get("Kubelet", "")),
-        apiserver=str(data.get("APIServer", "")),
-        kubeconfig=str(data.get("Kubeconfig", "")),
-        exit_code=exit_code,
-    )
-
-
-@dataclass(frozen=True)
-class MinikubeProfile:
-    name: str
-    status: str
-    driver: str
-    cpus: int
-    memory_mib: int
-    disk_mib: int
-    kubernetes_version: str
-    ip: str
-    addons: dict[str, bool] = field(default_factory=dict)
-
-
-def parse_profile_list(stdout: str) -> list[MinikubeProfile]:
-    """`minikube profile list -o json` → its valid profiles."""
-    text = stdout.strip()
-    if not text:
-        return []
-    data = json.loads(text[text.find("{") :])
-    out = []
-    for raw in data.get("valid") or []:
-        cfg = raw.get("Config") or {}
-        nodes = cfg.get("Nodes") or []
-        control = next((n for n in nodes if n.get("ControlPlane")), nodes[0] if nodes else {})
-        out.append(
-            MinikubeProfile(
-                name=str(raw.get("Name", "")),
-                status=str(raw.get("Status", "")),
-                driver=str(cfg.get("Driver", "")),
-                cpus=int(cfg.get("CPUs", 0)),
-                memory_mib=int(cfg.get("Memory", 0)),
-                disk_mib=int(cfg.get("DiskSize", 0)),
-                kubernetes_version=str(
-                    (cfg.get("KubernetesConfig") or {}).get("KubernetesVersion", "")
-                ),
-                ip=str(control.get("IP", "")),
-                addons={k: bool(v) for k, v in (cfg.get("Addons") or {}).items()},
-            )
-        )
-    return out
-
-
-def start_argv(binary: str, spec: ClusterSpec, *, force: bool, publish: bool = False) -> list[str]:
+def start_argv(
+    binary: str,
+    spec: ClusterSpec,
+    *,
+    force: bool,
+    publish: bool = False,
+    host_ports: tuple[int, int] = (80, 443),
+) -> list[str]:
     """The `minikube start` that creates the profile's cluster. `publish`
     also exposes the node's 80/443 (where the ingress addon listens) on the
-    host's 80/443 (--ports, docker/podman drivers), so the ingress answers on
-    the host's own addresses too — what a VM with forwarded ports needs."""
+    host's `host_ports` (--ports, docker/podman drivers), so the ingress
+    answers on the host's own addresses too — the only way in where the node
+    IP is not routable from the host (Docker Desktop, colima)."""
     argv = [
         binary,
         "start",
@@ -138,9 +86,11 @@ def start_argv(binary: str, spec: ClusterSpec, *, force: bool, publish: bool = F
         f"--disk-size={spec.disk_mib}mb",
         f"--kubernetes-version={spec.kubernetes_version}",
         "--wait=apiserver,system_pods,node_ready",
+        "--output=json",
     ]
-    if publish and spec.driver in ("docker", "podman"):
-        argv += ["--ports=80:80", "--ports=443:443"]
+    if publish and spec.driver in KIC_DRIVERS:
+        http, https = host_ports
+        argv += [f"--ports={http}:80", f"--ports={https}:443"]
     return [*argv, "--force"] if force else argv
 
 
@@ -149,8 +99,6 @@ def start_argv(binary: str, spec: ClusterSpec, *, force: bool, publish: bool = F
 
 class MinikubeProvider:
     name = "minikube"
-    # None: minikube publishes 80/443 as they are, or not at all (start_argv).
-    host_ports: tuple[int, int] | None = None
 
     def __init__(
         self,
@@ -160,41 +108,62 @@ class MinikubeProvider:
         binary: str = "minikube",
         allow_root: bool = False,
         is_free: Callable[[int], bool] = host_port_free,
+        host_ports: tuple[int, int] | None = None,
     ) -> None:
         """`allow_root`: the user agreed (--force, or yes at the prompt) that
-        minikube may run the docker driver as root with its own --force."""
+        minikube may run the docker driver as root with its own --force.
+        `host_ports`: those the ingress was published on (the cluster step's
+        outputs keep them; else the profile's ExposedPorts tell)."""
         self.spec = spec
         self.shell = shell
         self.binary = binary
         self.allow_root = allow_root
         self.is_free = is_free
+        self.host_ports = host_ports
+
+    def _run(self, *args: str, check: bool = True, timeout: float | None = None) -> Result:
+        """minikube with its update check off; a failure that minikube
+        explained in an error event raises that explanation."""
+        try:
+            return self.shell.run(
+                [self.binary, *args], check=check, timeout=timeout, env=MINIKUBE_ENV
+            )
+        except CommandError as exc:
+            reason = minikube_error(exc.stdout)
+            if reason is None:
+                raise
+            raise reason from exc
+
+    def _unreachable_node(self) -> bool:
+        """Docker Desktop and colima run the node in a VM: its IP is not
+        routable from the host, only ports published with --ports are."""
+        return sys.platform != "linux" and self.spec.driver in KIC_DRIVERS
 
     # -- reading --------------------------------------------------------------
     def tool_missing(self) -> str | None:
         return None if self.shell.which(self.binary) else "minikube"
 
     def _profile(self) -> MinikubeProfile | None:
-        result = self.shell.run([self.binary, "profile", "list", "-o", "json"], check=False)
-        profiles = parse_profile_list(result.stdout) if result.stdout.strip() else []
+        result = self._run("profile", "list", "--light", "-o", "json", check=False)
+        profiles = parse_profile_list(result.stdout)
         return next((p for p in profiles if p.name == self.spec.name), None)
 
     def status(self) -> ClusterStatus:
-        result = self.shell.run(
-            [self.binary, "status", "-p", self.spec.name, "-o", "json"], check=False
-        )
+        result = self._run("status", "-p", self.spec.name, "-o", "json", check=False)
         parsed = parse_status(result.stdout, result.returncode)
         profile = self._profile()
-        if parsed is None and result.returncode != EXIT_PROFILE_NOT_FOUND and profile is not None:
-            # `status` failed some other way (e.g. the Docker daemon is down):
-            # the profile exists, in an unknown state — never "absent".
-            tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
-            return ClusterStatus(
-                True, False, profile.status or "Unknown", self._settings(profile), " ".join(tail)
-            )
-        if parsed is None:
-            return ClusterStatus.absent(f"no minikube profile {self.spec.name!r}")
+        if profile is not None and self.host_ports is None:
+            self.host_ports = published_host_ports(profile.exposed_ports)
         settings = self._settings(profile) if profile is not None else {}
-        state = "Running" if parsed.running else (parsed.host or "Unknown")
+        if profile is not None and (parsed is None or parsed.unknown):
+            # The profile exists but its state cannot be read (e.g. the Docker
+            # daemon is down): never "absent", and say why.
+            error = minikube_error(result.stdout)
+            why = error.message if error else _why(result)
+            return ClusterStatus(True, False, "Unknown", settings, why)
+        if parsed is None or (parsed.host == "Nonexistent" and profile is None):
+            return ClusterStatus.absent(f"no minikube profile {self.spec.name!r}")
+        state = "Running" if parsed.running else "Paused" if parsed.paused else parsed.host
         detail = f"host {parsed.host}, kubelet {parsed.kubelet}, apiserver {parsed.apiserver}"
         return ClusterStatus(True, parsed.running, state, settings, detail)
 
@@ -232,19 +201,19 @@ class MinikubeProvider:
         return kubeconfig_from_env(self.shell.env)
 
     def restore_context(self) -> None:
-        self.shell.run([self.binary, "update-context", "-p", self.spec.name])
+        self._run("update-context", "-p", self.spec.name)
 
     # -- root ------------------------------------------------------------------
     def root_problem(self) -> str | None:
         """Why minikube would refuse to run here, or None."""
-        if self.spec.driver in ("docker", "podman") and self.shell.is_root():
+        if self.spec.driver in KIC_DRIVERS and self.shell.is_root():
             return (
                 f'minikube refuses to run the "{self.spec.driver}" driver as root '
                 "(DRV_AS_ROOT) unless it is given --force"
             )
         return None
 
-    def _force(self) -> bool:
+    def _force(self) -> list[str]:
         problem = self.root_problem()
         if problem and not self.allow_root:
             raise MboxedError(
@@ -252,7 +221,7 @@ class MinikubeProvider:
                 hint="run mboxed as a user in the docker group (not root), or pass "
                 "--force (or answer yes) so that mboxed passes --force to minikube",
             )
-        return problem is not None
+        return ["--force"] if problem else []
 
     # -- changing --------------------------------------------------------------
     def ensure(self, progress: Progress, before_create: Callable[[], None] | None = None) -> bool:
@@ -260,33 +229,51 @@ class MinikubeProvider:
         if current.running:
             return False
         if current.exists:
-            self.start(progress)
+            self.start(progress, current)
             return False
         progress(self.create_summary())
-        force = self._force()
-        publish = self.is_free(80) and self.is_free(443)
+        force = bool(self._force())
+        if self._unreachable_node():
+            # The node's IP is not routable from the host: publish the
+            # ingress on host ports, the next free ones when 80/443 are taken.
+            self.host_ports = choose_host_ports(self.is_free)
+            publish = True
+        else:
+            publish = self.is_free(80) and self.is_free(443)
+            self.host_ports = (80, 443) if publish else None
         if not publish:
             progress("host ports 80/443 are taken: the ingress answers on the minikube IP only")
-        argv = start_argv(self.binary, self.spec, force=force, publish=publish)
+        elif self.host_ports != (80, 443):
+            progress(f"host ports 80/443 are taken: publishing the ingress on {self.host_ports}")
+        argv = start_argv(
+            self.binary,
+            self.spec,
+            force=force,
+            publish=publish,
+            host_ports=self.host_ports or (80, 443),
+        )
         if before_create is not None:
             before_create()
-        self.shell.run(argv, timeout=1800)
+        self._run(*argv[1:], timeout=1800)
         return True
 
-    def start(self, progress: Progress) -> None:
+    def start(self, progress: Progress, current: ClusterStatus | None = None) -> None:
+        current = current or self.status()
+        if current.state == "Paused":
+            # `minikube start` would resume kube-system only.
+            progress(f"unpausing minikube cluster {self.spec.name!r}")
+            self._run("unpause", "-A", "-p", self.spec.name, "-o", "json", timeout=600)
+            return
         progress(f"starting minikube cluster {self.spec.name!r}")
-        argv = [self.binary, "start", "-p", self.spec.name]
-        if self._force():
-            argv.append("--force")
-        self.shell.run(argv, timeout=1800)
+        self._run("start", "-p", self.spec.name, "-o", "json", *self._force(), timeout=1800)
 
     def stop(self, progress: Progress) -> None:
         progress(f"stopping minikube cluster {self.spec.name!r}")
-        self.shell.run([self.binary, "stop", "-p", self.spec.name], timeout=600)
+        self._run("stop", "-p", self.spec.name, timeout=600)
 
     def delete(self, progress: Progress) -> None:
         progress(f"deleting minikube cluster {self.spec.name!r}")
-        self.shell.run([self.binary, "delete", "-p", self.spec.name], timeout=600)
+        self._run("delete", "-p", self.spec.name, timeout=600)
 
     # -- ingress -----------------------------------------------------------------
     def ingress_summary(self) -> str:
@@ -297,17 +284,30 @@ class MinikubeProvider:
 
     def ensure_ingress(self, client: Any, progress: Progress) -> None:
         progress("enabling the ingress addon")
-        self.shell.run(
-            [self.binary, "addons", "enable", "ingress", "-p", self.spec.name], timeout=900
-        )
+        self._run("addons", "enable", "ingress", "-p", self.spec.name, timeout=900)
         wait_for_ingress_nginx(client, progress)
 
     def ingress_address(self, client: Any) -> str:
-        result = self.shell.run([self.binary, "ip", "-p", self.spec.name])
+        if self._unreachable_node():
+            return "127.0.0.1"  # the ports published with --ports
+        result = self._run("ip", "-p", self.spec.name)
         return result.stdout.strip().splitlines()[-1].strip()
 
     def https_port(self) -> int:
-        return 443
+        if not self._unreachable_node():
+            return 443
+        if self.host_ports is None:
+            profile = self._profile()
+            self.host_ports = published_host_ports(profile.exposed_ports) if profile else None
+        return self.host_ports[1] if self.host_ports else 443
 
     def load_image(self, image: str) -> None:
-        self.shell.run([self.binary, "image", "load", image, "-p", self.spec.name], timeout=1800)
+        self._run("image", "load", image, "-p", self.spec.name, timeout=1800)
+
+
+def _why(result: Result) -> str:
+    """The line of a failed status that says why: status logs the driver's
+    error (klog, stderr) — e.g. Docker's "Cannot connect to the Docker daemon"."""
+    lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+    telling = [line for line in lines if "daemon" in line.lower() or "cannot" in line.lower()]
+    return (telling or lines[-1:] or ["minikube status failed"])[-1].strip()

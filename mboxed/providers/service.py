@@ -38,9 +38,15 @@ def provider_for(
 ) -> ClusterProvider:
     """The provider `spec` names. `tools` are the outputs of the tool steps
     ({"minikube": {"path": ...}}), so the pinned binary is used; `host_ports`
-    are those kind published the cluster on when it was created."""
+    are those the ingress was published on when the cluster was created."""
     if spec.provider == "minikube":
-        return MinikubeProvider(spec, shell, binary=_tool(tools, "minikube"), allow_root=allow_root)
+        return MinikubeProvider(
+            spec,
+            shell,
+            binary=_tool(tools, "minikube"),
+            allow_root=allow_root,
+            host_ports=host_ports,
+        )
     if spec.provider == "kind":
         return KindProvider(
             spec,

@@ -18,7 +18,7 @@ from typing import Any
 from mboxed import hostname as hn
 from mboxed import kube
 from mboxed.engine import Action, BaseStep, Context, JournalEntry, Plan
-from mboxed.errors import MboxedError, ProfileError
+from mboxed.errors import MboxedError
 from mboxed.journal import revert
 from mboxed.providers import ClusterProvider, ClusterSpec, ClusterStatus, differences
 from mboxed.providers.service import (
@@ -48,7 +48,8 @@ class ClusterFacts:
     https_port: int = 443
     hostname: hn.HostnameChoice | None = None
     hosts_ok: bool | None = None
-    coredns_ok: bool | None = None
+    coredns_ok: bool | None = None  # None: the name needs no CoreDNS entry
+    dns_address: str | None = None  # where the CoreDNS entry points pods
     root_problem: str | None = None
     context_missing: bool = False
 
@@ -90,11 +91,9 @@ def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
         )
         return Plan([*actions, *after_create])
     if not status.running:
+        verb = "unpause" if status.state == "Paused" else "start"
         actions.append(
-            Action(
-                f"start {provider.name} cluster {facts.name!r} ({status.state})",
-                kind="start",
-            )
+            Action(f"{verb} {provider.name} cluster {facts.name!r} ({status.state})", kind="start")
         )
         return Plan([*actions, *after_create])
     if facts.context_missing:
@@ -110,18 +109,18 @@ def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
     if not facts.ingress_ready:
         actions.append(Action(provider.ingress_summary(), kind="ingress"))
     choice = facts.hostname
-    if choice is not None and choice.hosts_entry and facts.ingress_address:
-        if not facts.hosts_ok:
+    if choice is not None and facts.ingress_address:
+        if choice.hosts_entry and not facts.hosts_ok:
             actions.append(
                 Action(
                     f"add '{facts.ingress_address} {choice.fqdn}' to the hosts file",
                     kind="hosts",
                 )
             )
-        if not facts.coredns_ok:
+        if facts.coredns_ok is False:
             actions.append(
                 Action(
-                    f"add {choice.fqdn} → {facts.ingress_address} to the cluster's CoreDNS",
+                    f"add {choice.fqdn} → {facts.dns_address} to the cluster's CoreDNS",
                     kind="coredns",
                 )
             )
@@ -185,25 +184,22 @@ class ClusterStep(BaseStep):
         nodes_detail = "; ".join(str(n) for n in nodes) or "no nodes registered"
         ingress_ready = provider.ingress_ready(client)
         address = provider.ingress_address(client) if ingress_ready else None
-        choice = hosts_ok = coredns_ok = None
+        choice = hosts_ok = coredns_ok = dns_address = None
         if address:
             choice = self._choose_hostname(ctx, address)
-            if choice.hosts_entry and spec.provider == "existing":
+            needs_dns = hn.needs_cluster_dns(choice, address)
+            if needs_dns and spec.provider == "existing":
                 # A CoreDNS entry would be a cluster-wide change nobody asked for.
-                raise ProfileError(
-                    f"hostname: auto on the existing cluster of context {context!r} needs a "
-                    f"wildcard-DNS name ({hn.wildcard_name(address)} does not resolve here), and "
-                    "mboxed does not edit that cluster's DNS",
-                    hint="set `hostname:` to a name your DNS resolves to "
-                    f"{address} (e.g. --set hostname=sciencebox.example.org)",
-                )
+                raise hn.existing_dns_refusal(choice, address, context)
             if choice.hosts_entry:
                 path = Path(ctx.paths.hosts_file)
                 text = path.read_text() if path.exists() else ""
                 hosts_ok = hn.hosts_has(text, address, choice.fqdn)
+            if needs_dns:
+                dns_address = hn.in_cluster_address(address, client)
                 corefile = hn.read_corefile(client)
                 coredns_ok = corefile is not None and hn.corefile_has(
-                    corefile, address, choice.fqdn
+                    corefile, dns_address, choice.fqdn
                 )
         return ClusterFacts(
             spec.provider,
@@ -221,6 +217,7 @@ class ClusterStep(BaseStep):
             hostname=choice,
             hosts_ok=hosts_ok,
             coredns_ok=coredns_ok,
+            dns_address=dns_address,
         )
 
     def _check_existing(self, ctx: Context, client: Any, context: str) -> None:
@@ -296,7 +293,9 @@ class ClusterStep(BaseStep):
         choice = self._choose_hostname(ctx, address)
         if choice.hosts_entry:
             self._add_hosts_line(ctx, address, choice.fqdn)
-            self._add_coredns_entry(ctx, client, address, choice.fqdn, context, kubeconfig)
+        if hn.needs_cluster_dns(choice, address):
+            pods_reach = hn.in_cluster_address(address, client)
+            self._add_coredns_entry(ctx, client, pods_reach, choice.fqdn, context, kubeconfig)
         return self._outputs(ctx, provider, address, choice)
 
     def _recreate(self, ctx: Context, provider: ClusterProvider, action: Action) -> None:

@@ -21,6 +21,7 @@ from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.docker_engine import (
     DEFAULT_PIDFILE,
     DockerProbe,
+    colima_start_argv,
     probe_docker,
     start_dockerd,
     stop_daemon,
@@ -38,6 +39,7 @@ from mboxed.host import (
 from mboxed.journal import JournalEntry, revert
 from mboxed.os_release import OsRelease, read_os_release
 from mboxed.package_manager import install, removal
+from mboxed.profile import size_mib
 
 # --- the step --------------------------------------------------------------------------
 
@@ -121,7 +123,7 @@ class DockerStep(BaseStep):
                 ctx.shell.run(["open", "-a", "Docker"], timeout=60)
                 wait_reachable(ctx.shell, timeout=180)
             elif action.kind == "start-colima":
-                ctx.shell.run(["colima", "start"], timeout=900)
+                ctx.shell.run(action.detail.get("argv") or ["colima", "start"], timeout=900)
                 ctx.record("command", undo=["colima", "stop"], root=False)
                 wait_reachable(ctx.shell)
             elif action.kind == "group":
@@ -191,7 +193,7 @@ def plan_docker(facts: DockerFacts, deployment_dir: Path, profile: Any) -> Plan:
     probe = facts.probe
     actions: list[Action] = []
     if facts.os == "darwin":
-        return _plan_macos(facts)
+        return _plan_macos(facts, provider)
     engine_ok = probe.reachable or probe.permission_denied
     if not probe.daemon and not engine_ok:
         packages = engine_package(facts.release, facts.package_manager)
@@ -252,7 +254,7 @@ def plan_docker(facts: DockerFacts, deployment_dir: Path, profile: Any) -> Plan:
     return Plan.nothing(f"{probe.summary} at {probe.base_url}")
 
 
-def _plan_macos(facts: DockerFacts) -> Plan:
+def _plan_macos(facts: DockerFacts, provider: Any) -> Plan:
     probe = facts.probe
     if probe.reachable:
         return Plan.nothing(f"{probe.summary} at {probe.base_url}")
@@ -272,7 +274,12 @@ def _plan_macos(facts: DockerFacts) -> Plan:
             {"manager": "brew", "packages": wanted},
         )
     )
-    actions.append(Action("start the colima VM with Docker (colima start)", "start-colima"))
+    argv = colima_start_argv(int(provider.cpus), size_mib(provider.memory), size_mib(provider.disk))
+    actions.append(
+        Action(
+            f"start the colima VM with Docker ({' '.join(argv)})", "start-colima", {"argv": argv}
+        )
+    )
     return Plan(actions)
 
 

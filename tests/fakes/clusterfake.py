@@ -111,6 +111,7 @@ def _path_for(obj: dict[str, Any]) -> str:
         "Node": ("/api/v1", "nodes", False),
         "Namespace": ("/api/v1", "namespaces", False),
         "ConfigMap": ("/api/v1", "configmaps", True),
+        "Service": ("/api/v1", "services", True),
         "Deployment": ("/apis/apps/v1", "deployments", True),
         "DaemonSet": ("/apis/apps/v1", "daemonsets", True),
         "IngressClass": ("/apis/networking.k8s.io/v1", "ingressclasses", False),

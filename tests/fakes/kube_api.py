@@ -353,6 +353,24 @@ class KubeAPIServer:
         meta.setdefault("creationTimestamp", _now())
         meta.setdefault("generation", 1)
 
+    def _allocate_cluster_ip(self, service: dict[str, Any]) -> None:
+        """The API server gives every Service but ExternalName a ClusterIP
+        from the service CIDR (10.96.0.0/12 by default in kubeadm, kind and
+        minikube)."""
+        spec = service.setdefault("spec", {})
+        if spec.get("type") == "ExternalName" or spec.get("clusterIP"):
+            return
+        taken = {
+            str((o.get("spec") or {}).get("clusterIP"))
+            for k, o in self.store.items()
+            if k[1] == "services"
+        }
+        n = 10
+        while f"10.96.{n // 256}.{n % 256}" in taken:
+            n += 1
+        spec["clusterIP"] = f"10.96.{n // 256}.{n % 256}"
+        spec["clusterIPs"] = [spec["clusterIP"]]
+
     def handle(self, method: str, raw_path: str, body: Any, content_type: str) -> tuple[int, Any]:
         url = urlsplit(raw_path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -553,6 +571,8 @@ class KubeAPIServer:
                 )
             body.setdefault("kind", kind)
             body.setdefault("apiVersion", gv)
+            if kind == "Service":
+                self._allocate_cluster_ip(body)
             self._stamp(body)
             if self.controllers:
                 self._simulate_controller(body)
@@ -566,6 +586,8 @@ class KubeAPIServer:
                 body["metadata"]["namespace"] = ns or "default"
             body.setdefault("kind", kind)
             body.setdefault("apiVersion", gv)
+            if kind == "Service":
+                self._allocate_cluster_ip(body)
             self._stamp(body)
             if self.controllers:
                 self._simulate_controller(body)
@@ -582,6 +604,10 @@ class KubeAPIServer:
             for keep in ("uid", "creationTimestamp", "namespace"):
                 if keep in current["metadata"]:
                     updated["metadata"][keep] = current["metadata"][keep]
+            if kind == "Service":  # spec.clusterIP is immutable: a replace keeps it
+                for keep in ("clusterIP", "clusterIPs"):
+                    if keep in (current.get("spec") or {}):
+                        updated.setdefault("spec", {})[keep] = current["spec"][keep]
         elif method == "PATCH":
             try:
                 if "json-patch" in content_type or isinstance(body, list):

@@ -21,6 +21,7 @@ from mboxed.providers.kind import (
     node_image,
     parse_clusters,
     parse_node_containers,
+    parse_port_bindings,
     render_config,
 )
 from tests.fakes.kube_api import load_object
@@ -162,3 +163,30 @@ def test_the_ingress_manifest_is_used_only_when_its_sha256_is_the_pinned_one(
         with pytest.raises(MboxedError, match="checksum mismatch"):
             provider().ingress_manifest()
         assert list(cached.iterdir()) == []
+
+
+def test_port_bindings_of_the_node_container() -> None:
+    # `docker inspect --format '{{json .HostConfig.PortBindings}}' NODE` of a
+    # kind node published on 8080/8443 (docker's nat.PortMap).
+    text = (
+        '{"443/tcp":[{"HostIp":"0.0.0.0","HostPort":"8443"}],'
+        '"6443/tcp":[{"HostIp":"127.0.0.1","HostPort":"36715"}],'
+        '"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]}\n'
+    )
+    assert parse_port_bindings(text) == (8080, 8443)
+    assert parse_port_bindings('{"6443/tcp":[{"HostIp":"127.0.0.1","HostPort":"1"}]}') is None
+    assert parse_port_bindings("null") is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["create", "cluster", "--name", "x", "--ports", "80"],
+        ["delete", "cluster", "--name", "x", "--force"],
+        ["get", "clusters", "-o", "json"],
+    ],
+)
+def test_the_fake_refuses_flags_kind_0_24_does_not_have(tmp_path: Path, argv: list[str]) -> None:
+    with make_world(tmp_path) as world:
+        result = world.ctx.shell.run(["kind", *argv], check=False)
+        assert result.returncode == 1 and "ERROR: unknown" in result.stderr

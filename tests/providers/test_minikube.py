@@ -1,114 +1,26 @@
-"""minikube: pure parsers on captured output, and the argv the provider runs."""
+"""minikube: the argv the provider runs, against the minikube stand-in (its
+output parsers: test_minikube_output.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from mboxed.errors import MboxedError
 from mboxed.providers import ClusterSpec
+from mboxed.providers import minikube as minikube_module
 from mboxed.providers.minikube import (
+    MinikubeError,
     MinikubeProvider,
-    parse_profile_list,
     parse_status,
     start_argv,
 )
 from mboxed.shell import Shell
-from tests.providers.world import make_world
-
-# `minikube status -o json` of a running single-node cluster, as minikube
-# v1.3x prints it (cmd/minikube/cmd/status.go statusJSON, one line, no newline).
-RUNNING = (
-    '{"Name":"minikube","Host":"Running","Kubelet":"Running","APIServer":"Running",'
-    '"Kubeconfig":"Configured","Worker":false}'
-)
-# After `minikube stop`: everything Stopped, exit 7 (1|2|4).
-STOPPED = (
-    '{"Name":"mboxed","Host":"Stopped","Kubelet":"Stopped","APIServer":"Stopped",'
-    '"Kubeconfig":"Stopped","Worker":false}'
-)
-# Multi-node: a JSON list, the control plane first (statusJSON marshals []*Status).
-MULTI = (
-    '[{"Name":"mboxed","Host":"Running","Kubelet":"Running","APIServer":"Running",'
-    '"Kubeconfig":"Configured","Worker":false},{"Name":"mboxed-m02","Host":"Running",'
-    '"Kubelet":"Running","APIServer":"Irrelevant","Kubeconfig":"Irrelevant","Worker":true}]'
-)
-# A profile that does not exist: mustload.Partial's message, exit 85.
-MISSING = (
-    '🤷  There is no local cluster named "mboxed"\n'
-    '👉  To fix this, run: "minikube start -p mboxed"\n'
-)
-# `minikube profile list -o json` (profile_list.go printProfilesJSON; field
-# names of pkg/minikube/config/types.go; Memory/DiskSize in MB).
-PROFILE_LIST = json.dumps(
-    {
-        "invalid": [],
-        "valid": [
-            {
-                "Name": "mboxed",
-                "Status": "Running",
-                "Config": {
-                    "Name": "mboxed",
-                    "KeepContext": False,
-                    "EmbedCerts": False,
-                    "KicBaseImage": "gcr.io/k8s-minikube/kicbase:v0.0.45",
-                    "Memory": 8192,
-                    "CPUs": 4,
-                    "DiskSize": 40960,
-                    "Driver": "docker",
-                    "KubernetesConfig": {
-                        "KubernetesVersion": "v1.31.0",
-                        "ClusterName": "mboxed",
-                        "ContainerRuntime": "docker",
-                    },
-                    "Nodes": [
-                        {
-                            "Name": "",
-                            "IP": "192.168.49.2",
-                            "Port": 8443,
-                            "KubernetesVersion": "v1.31.0",
-                            "ContainerRuntime": "docker",
-                            "ControlPlane": True,
-                            "Worker": True,
-                        }
-                    ],
-                    "Addons": {"ingress": True, "storage-provisioner": True},
-                },
-                "Active": False,
-            }
-        ],
-    }
-)
-
-
-def test_status_running_stopped_missing_and_multinode() -> None:
-    running = parse_status(RUNNING, 0)
-    assert running is not None and running.running
-    stopped = parse_status(STOPPED, 7)
-    assert stopped is not None and not stopped.running and stopped.host == "Stopped"
-    assert parse_status(MISSING, 85) is None
-    multi = parse_status(MULTI, 0)
-    assert multi is not None and multi.name == "mboxed" and multi.running
-    # kubelet down while the host runs: exit bit 2, not running
-    half = parse_status(RUNNING.replace('"Kubelet":"Running"', '"Kubelet":"Stopped"'), 2)
-    assert half is not None and not half.running
-
-
-def test_profile_list() -> None:
-    [profile] = parse_profile_list(PROFILE_LIST)
-    assert (profile.name, profile.cpus, profile.memory_mib, profile.disk_mib) == (
-        "mboxed",
-        4,
-        8192,
-        40960,
-    )
-    assert profile.kubernetes_version == "v1.31.0"
-    assert profile.ip == "192.168.49.2"
-    assert profile.addons["ingress"] is True
-    assert parse_profile_list('{"invalid":[],"valid":[]}') == []
+from tests.providers.world import World, make_world
 
 
 def test_start_argv_is_what_the_profile_asks() -> None:
@@ -124,6 +36,7 @@ def test_start_argv_is_what_the_profile_asks() -> None:
         "--disk-size=61440mb",
         "--kubernetes-version=v1.31.0",
         "--wait=apiserver,system_pods,node_ready",
+        "--output=json",
     ]
     assert start_argv("minikube", spec, force=True)[-1] == "--force"
     published = start_argv("minikube", spec, force=False, publish=True)
@@ -176,12 +89,102 @@ def test_load_image_into_the_profile(tmp_path: Path) -> None:
         assert profile["images"] == ["registry.cern.ch/sciencebox/swan:0.0.1"]
 
 
+def docker_down(world: World) -> None:
+    state = world.tool_state("minikube")
+    state["docker_down"] = True
+    (world.fake_state / "minikube.json").write_text(json.dumps(state))
+
+
 def test_a_failing_status_of_an_existing_profile_is_not_absent(tmp_path: Path) -> None:
-    """Otherwise mboxed would journal someone else's profile as its own."""
+    """Otherwise mboxed would journal someone else's profile as its own; and
+    the reason (Docker is down) reaches the user, from status and from start."""
     with make_world(tmp_path, env={"MBOXED_FAKE_MINIKUBE_DOCKER_DOWN": "1"}) as world:
         provider = MinikubeProvider(ClusterSpec("minikube", "mboxed"), world.ctx.shell)
         assert provider.status().exists is False  # no profile at all: absent
-        world.ctx.shell.run(["minikube", "start", "-p", "mboxed", "--force"])
+    with make_world(tmp_path / "again") as world:
+        provider = MinikubeProvider(
+            ClusterSpec("minikube", "mboxed"), world.ctx.shell, allow_root=True
+        )
+        provider.ensure(lambda _: None)
+        docker_down(world)
         status = provider.status()
-        assert (status.exists, status.running) == (True, False)
-        assert "Docker daemon" in status.detail
+        assert (status.exists, status.running, status.state) == (True, False, "Unknown")
+        assert "Cannot connect to the Docker daemon" in status.detail
+        with pytest.raises(MinikubeError) as err:
+            provider.ensure(lambda _: None)
+        assert "PROVIDER_DOCKER_NOT_RUNNING" in err.value.message
+        assert err.value.hint.startswith("Start the Docker service")
+
+
+def test_every_call_turns_the_update_check_off(tmp_path: Path) -> None:
+    with make_world(tmp_path, env={"MBOXED_FAKE_MINIKUBE_UPDATE": "1"}) as world:
+        provider = MinikubeProvider(
+            ClusterSpec("minikube", "mboxed"), world.ctx.shell, allow_root=True
+        )
+        provider.ensure(lambda _: None)
+        provider.stop(lambda _: None)
+        provider.ensure(lambda _: None)
+        provider.ingress_address(None)
+        state = world.tool_state("minikube")
+        assert len(state["update_env"]) == len(state["calls"]) >= 6
+        assert set(state["update_env"]) == {"false"}
+        # without it, text output carries the notice (notify.go)
+        text = world.ctx.shell.run(["minikube", "status", "-p", "mboxed"], check=False)
+        assert "is available!" in text.stdout
+
+
+def test_a_paused_cluster_is_unpaused_in_every_namespace(tmp_path: Path) -> None:
+    """`minikube start` would resume kube-system only (kubeadm StartCluster)."""
+    with make_world(tmp_path) as world:
+        provider = MinikubeProvider(
+            ClusterSpec("minikube", "mboxed"), world.ctx.shell, allow_root=True
+        )
+        provider.ensure(lambda _: None)
+        world.ctx.shell.run(["minikube", "pause", "-A", "-p", "mboxed"])
+        status = provider.status()
+        assert (status.exists, status.running, status.state) == (True, False, "Paused")
+        provider.ensure(lambda _: None)
+        assert world.calls("minikube")[-1][1:] == ["unpause", "-A", "-p", "mboxed", "-o", "json"]
+        assert world.tool_state("minikube")["profiles"]["mboxed"]["paused"] == []
+        assert provider.status().running
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["start", "-p", "x", "--no-such-flag"],
+        ["status", "-p", "x", "--light"],
+        ["profile", "list", "--format=json"],
+        ["addons", "enable", "ingress", "-o", "json"],  # addons enable has no --output
+        ["delete", "-p", "x", "--force"],
+    ],
+)
+def test_the_fake_refuses_flags_minikube_1_34_does_not_have(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    with make_world(tmp_path) as world:
+        result = world.ctx.shell.run(["minikube", *argv], check=False)
+        assert result.returncode == 14 and "unknown" in result.stderr
+
+
+def test_on_docker_desktop_the_ingress_is_published_on_host_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off Linux the node IP is not routable: --ports publishes the ingress,
+    on 8080/8443 when 80/443 are taken, and the profile remembers them."""
+    monkeypatch.setattr(minikube_module, "sys", SimpleNamespace(platform="darwin"))
+    with make_world(tmp_path) as world:
+        spec = ClusterSpec("minikube", "mboxed")
+        taken = {80, 443}
+        provider = MinikubeProvider(
+            spec, world.ctx.shell, allow_root=True, is_free=lambda p: p not in taken
+        )
+        provider.ensure(lambda _: None)
+        start = next(c for c in world.calls("minikube") if c[1] == "start")
+        assert "--ports=8080:80" in start and "--ports=8443:443" in start
+        assert provider.ingress_address(None) == "127.0.0.1"
+        assert provider.https_port() == 8443
+        # a provider that was not told the ports (a run that lost its
+        # outputs) learns them from the profile
+        fresh = MinikubeProvider(spec, world.ctx.shell, allow_root=True)
+        assert fresh.https_port() == 8443

@@ -12,11 +12,13 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from mboxed import hostname as hn
 from mboxed.engine import Options
 from mboxed.errors import MboxedError, ProfileError
 from mboxed.hostname import corefile_has
 from mboxed.providers import ClusterStatus, host_port_free
 from mboxed.providers import kind as kind_module
+from mboxed.providers import minikube as minikube_module
 from mboxed.providers.minikube import MinikubeProvider
 from mboxed.providers.service import make_provider
 from mboxed.steps.cluster import ClusterFacts, plan_cluster
@@ -60,6 +62,7 @@ def test_minikube_three_way(tmp_path: Path) -> None:
             "--disk-size=40960mb",
             "--kubernetes-version=v1.31.0",
             "--wait=apiserver,system_pods,node_ready",
+            "--output=json",
         ]
         if host_port_free(80) and host_port_free(443):
             expected += ["--ports=80:80", "--ports=443:443"]
@@ -242,18 +245,22 @@ def test_kind_stop_start_and_down(tmp_path: Path) -> None:
         assert "mboxed.test" not in world.hosts.read_text()
 
 
-def test_kind_keeps_the_host_ports_it_published_the_ingress_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # 80/443 are taken when the cluster is created: kind publishes the ingress
-    # on 8080/8443. Off Linux (Docker Desktop) the host reaches it only there,
-    # on this run and on every later one: only creating the cluster chooses them.
+def kind_on_docker_desktop_with_80_443_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     choose = kind_module.choose_host_ports
     monkeypatch.setattr(
         kind_module, "choose_host_ports", lambda _free: choose(lambda p: p not in (80, 443))
     )
     # Docker Desktop, as the kind provider sees it (the rest of the process stays on Linux).
     monkeypatch.setattr(kind_module, "sys", SimpleNamespace(platform="darwin"))
+
+
+def test_kind_keeps_the_host_ports_it_published_the_ingress_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 80/443 are taken when the cluster is created: kind publishes the ingress
+    # on 8080/8443. Off Linux (Docker Desktop) the host reaches it only there,
+    # on this run and on every later one: only creating the cluster chooses them.
+    kind_on_docker_desktop_with_80_443_taken(monkeypatch)
     with make_world(tmp_path, "provider.name=kind") as world:
         assert world.up().outcome == "done"
         published = {"host_http_port": 8080, "host_https_port": 8443, "https_port": 8443}
@@ -267,6 +274,77 @@ def test_kind_keeps_the_host_ports_it_published_the_ingress_on(
         assert world.outputs().items() >= published.items()
         creates = [c for c in world.calls("kind") if c[1:3] == ["create", "cluster"]]
         assert len(creates) == 1
+
+
+def test_kind_host_ports_survive_a_first_up_that_failed_after_creating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first up dies after `kind create cluster` (here: installing the
+    # ingress), so its outputs — host ports included — are never saved. The
+    # next up must still publish https on 8443, where the node really maps it.
+    kind_on_docker_desktop_with_80_443_taken(monkeypatch)
+    real = kind_module.KindProvider.ensure_ingress
+
+    def dies(self: kind_module.KindProvider, client: object, progress: object) -> None:
+        raise MboxedError("interrupted while installing the ingress")
+
+    monkeypatch.setattr(kind_module.KindProvider, "ensure_ingress", dies)
+    with make_world(tmp_path, "provider.name=kind") as world:
+        with pytest.raises(MboxedError):
+            world.up()
+        assert "host_https_port" not in world.outputs()
+        monkeypatch.setattr(kind_module.KindProvider, "ensure_ingress", real)
+        assert world.up().outcome == "done"
+        assert world.outputs()["https_port"] == 8443
+        assert world.outputs()["host_https_port"] == 8443
+
+
+def ingress_cluster_ip(world: World) -> str:
+    svc = world.api.get("Service", "ingress-nginx-controller", "ingress-nginx")
+    assert svc is not None
+    return str(svc["spec"]["clusterIP"])
+
+
+def test_minikube_on_docker_desktop_publishes_the_ingress_and_points_pods_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS, docker driver: the node IP is not routable from the Mac, so the
+    ingress is published on host ports (--ports) and reached at 127.0.0.1;
+    inside pods 127.0.0.1 is the pod, so CoreDNS sends the name to the ingress
+    controller's ClusterIP. up, stop/start and down all keep to that."""
+    monkeypatch.setattr(minikube_module, "sys", SimpleNamespace(platform="darwin"))
+    with make_world(tmp_path, options=Options(yes=True)) as world:
+        assert world.up().outcome == "done"
+        start = next(c for c in world.calls("minikube") if c[1] == "start")
+        published = {p for p in start if p.startswith("--ports=")}
+        assert {p.rsplit(":", 1)[1] for p in published} == {"80", "443"}
+        out = world.outputs()
+        assert out["ingress_address"] == "127.0.0.1" and out["hostname"] == "mboxed.test"
+        assert hn.hosts_has(world.hosts.read_text(), "127.0.0.1", "mboxed.test")
+        service_ip = ingress_cluster_ip(world)
+        assert corefile_has(corefile(world), service_ip, "mboxed.test")
+        assert not corefile_has(corefile(world), "127.0.0.1", "mboxed.test")
+        assert world.up().outcome == "skipped"
+
+        make_provider(world.ctx).stop(lambda _: None)
+        assert world.up().outcome == "done"  # started again: same ports, same name
+        assert world.outputs()["https_port"] == out["https_port"]
+        assert world.up().outcome == "skipped"
+        world.down()
+        assert world.tool_state("minikube")["profiles"] == {}
+        assert "mboxed.test" not in world.hosts.read_text()
+
+
+def test_a_paused_minikube_cluster_is_unpaused(tmp_path: Path) -> None:
+    with make_world(tmp_path, options=Options(yes=True)) as world:
+        world.up()
+        world.ctx.shell.run(["minikube", "pause", "-A", "-p", "mboxed"])
+        planned = world.plan()
+        assert planned.plan is not None
+        assert planned.plan.actions[0].summary == "unpause minikube cluster 'mboxed' (Paused)"
+        assert world.up().outcome == "done"
+        assert world.tool_state("minikube")["profiles"]["mboxed"]["paused"] == []
+        assert world.up().outcome == "skipped"
 
 
 # --- existing -----------------------------------------------------------------------

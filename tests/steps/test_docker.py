@@ -171,10 +171,14 @@ def test_macos_without_engine_installs_colima_with_brew() -> None:
     mac = facts(os="darwin", probe=ABSENT, release=OsRelease("macos", "14.5"), brew=True)
     if Path("/Applications/Docker.app").is_dir():  # pragma: no cover - not on Linux
         pytest.skip("Docker Desktop present")
+    # sized from the profile (demo: 4 CPUs, 8g memory, 40g disk), not colima's
+    # defaults (2 CPUs, 2 GiB): the VM holds the whole cluster
     assert summaries(mac) == [
         "install colima docker with brew",
-        "start the colima VM with Docker (colima start)",
+        "start the colima VM with Docker (colima start --cpu 4 --memory 10 --disk 100)",
     ]
+    start = plan_docker(mac, DIR, profile()).actions[-1]
+    assert start.detail["argv"][:4] == ["colima", "start", "--cpu", "4"]
 
 
 def test_macos_without_engine_or_brew_says_what_to_install() -> None:
