@@ -94,6 +94,39 @@ def running_pids(name: str) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
+def daemon_hosts(argv: list[str]) -> list[str]:
+    """The endpoints a dockerd command line listens on (`-H`/`--host`, which
+    may repeat); none given means the system socket (dockerd's default,
+    moby opts/hosts.go DefaultUnixSocket)."""
+    hosts: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg in ("-H", "--host") and i + 1 < len(argv):
+            hosts.append(argv[i + 1])
+        elif arg.startswith("--host="):
+            hosts.append(arg.partition("=")[2])
+        elif arg.startswith("-H") and len(arg) > 2:
+            hosts.append(arg[2:].lstrip("="))
+    return hosts or [DEFAULT_SOCKET]
+
+
+def daemons_serving(base_url: str) -> tuple[int, ...]:
+    """The running dockerds that listen at `base_url`: a private engine on a
+    socket of its own (a CI job's, a test's, rootless Docker's) is not the
+    one mboxed talks to, and must not be taken for it hanging."""
+    wanted = base_url.replace("unix:///", "unix:/").rstrip("/")
+    serving = []
+    for pid in running_pids("dockerd"):
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        argv = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+        hosts = [h.replace("unix:///", "unix:/").rstrip("/") for h in daemon_hosts(argv)]
+        if wanted in hosts:
+            serving.append(pid)
+    return tuple(serving)
+
+
 def _sdk_error(exc: BaseException) -> str:
     text = str(exc)
     if "PermissionError" in text or "Permission denied" in text:
@@ -117,7 +150,7 @@ def probe_docker(shell: Any, timeout: float = 5.0) -> DockerProbe:
         "base_url": base_url,
         "cli": str(cli) if cli else None,
         "daemon": str(daemon) if daemon else None,
-        "daemon_pids": running_pids("dockerd"),
+        "daemon_pids": daemons_serving(base_url),
     }
     try:
         client = docker.DockerClient(base_url=base_url, timeout=timeout)

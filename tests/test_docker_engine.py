@@ -7,14 +7,21 @@ from __future__ import annotations
 import http.server
 import json
 import socketserver
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mboxed.docker_engine import (
+    DEFAULT_SOCKET,
     colima_start_argv,
+    daemon_hosts,
+    daemons_serving,
     docker_endpoint,
     dockerd_argv,
     probe_docker,
@@ -87,6 +94,46 @@ def test_dockerd_listens_where_docker_host_points() -> None:
         "-H",
         "unix:///tmp/d.sock",
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "hosts"),
+    [
+        (["dockerd"], [DEFAULT_SOCKET]),
+        (["dockerd", "--data-root", "/x"], [DEFAULT_SOCKET]),
+        (["dockerd", "-H", "unix:///tmp/a.sock"], ["unix:///tmp/a.sock"]),
+        (["dockerd", "--host=unix:///tmp/a.sock"], ["unix:///tmp/a.sock"]),
+        (["dockerd", "-Htcp://127.0.0.1:2375"], ["tcp://127.0.0.1:2375"]),
+        (
+            ["dockerd", "--host", "unix:///var/run/docker.sock", "-H", "tcp://127.0.0.1:2375"],
+            [DEFAULT_SOCKET, "tcp://127.0.0.1:2375"],
+        ),
+    ],
+)
+def test_the_endpoints_a_dockerd_command_line_listens_on(argv: list[str], hosts: list[str]) -> None:
+    assert daemon_hosts(argv) == hosts
+
+
+def test_a_dockerd_on_a_socket_of_its_own_is_not_the_engine_probed(tmp_path: Path) -> None:
+    """A private engine (a CI job's, rootless Docker's) is not the system one:
+    probing the system socket must not report it as a dockerd that hangs."""
+    # a process whose command name is dockerd (a script's comm is its file name)
+    fake = tmp_path / "dockerd"
+    fake.write_text("#!/bin/sh\nsleep 60 &\nwait\n")
+    fake.chmod(0o755)
+    private = f"unix://{tmp_path}/private.sock"
+    proc = subprocess.Popen([str(fake), "--host", private])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.pid not in daemons_serving(private):
+            time.sleep(0.05)
+        assert proc.pid in daemons_serving(private)
+        assert proc.pid not in daemons_serving(DEFAULT_SOCKET)
+        probe = probe_docker(Shell(env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"}))
+        assert proc.pid not in probe.daemon_pids
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_endpoint_prefers_docker_host_then_existing_sockets(tmp_path: Path) -> None:
