@@ -205,7 +205,7 @@ class ScienceBoxStep(BaseStep):
                 kubeconfig=cluster.get("kubeconfig"),
             )
         for action in plan.actions:
-            if action.kind in ("reseed", "recreate-ldap"):
+            if action.kind in ("reseed", "recreate-ldap", "reconfigure-eos"):
                 ldap_seed.delete_before_upgrade(
                     kube.api_client(cluster.get("context"), cluster.get("kubeconfig")),
                     sb.namespace,
