@@ -1,21 +1,15 @@
-"""How a person reaches the deployment from outside: its base URL, a demo
-user to log in as, and the smoke test's target (shared by the `verify` and
-`summary` steps and `mboxed verify`)."""
+"""How a person reaches the deployment from outside: a demo user to log in
+as, the users whose passwords the smoke test proves, and its target (shared by
+the `verify` and `summary` steps and `mboxed verify`)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mboxed.errors import Deferred
-from mboxed.sciencebox.smoke import Target
-
-
-def base_url(hostname: str, https_port: int | None) -> str:
-    """https://HOST, with the port only when it is not 443."""
-    port = "" if not https_port or int(https_port) == 443 else f":{int(https_port)}"
-    return f"https://{hostname}{port}"
-
+from mboxed.sciencebox.smoke import Login, Target
 
 SERVICE_USERS = {"reva"}  # eos-user-cache-refresher's identity, not a person
 
@@ -27,6 +21,36 @@ def pick_user(users: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
         if user.get("name") == "einstein":
             return str(user["name"]), str(user["password"])
     return (str(people[0]["name"]), str(people[0]["password"])) if people else None
+
+
+# Users never tried before are sampled, this many per run: a class of 1,500
+# is not logged in one by one; every changed password is.
+SAMPLE = 3
+
+
+def fingerprints(users: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """name -> a digest of the user's password, for the `verify` step's record
+    of what it proved (the state holds the passwords themselves already)."""
+    return {
+        str(u["name"]): hashlib.sha256(f"{u['name']}\0{u['password']}".encode()).hexdigest()[:16]
+        for u in users
+        if u.get("name") and u.get("password")
+    }
+
+
+def logins_to_try(
+    users: Sequence[Mapping[str, Any]], verified: Mapping[str, str], demo: str | None
+) -> tuple[Login, ...]:
+    """Besides the demo user: every person whose password changed since the
+    last verified run (`verified`: its fingerprints), and a spread sample of
+    SAMPLE people it never tried."""
+    now = fingerprints(users)
+    people = [n for n in now if n not in SERVICE_USERS and n != demo]
+    passwords = {str(u["name"]): str(u["password"]) for u in users if str(u.get("name")) in now}
+    changed = [n for n in people if n in verified and verified[n] != now[n]]
+    unseen = [n for n in people if n not in verified]
+    sample = unseen[:: max(1, len(unseen) // SAMPLE)][:SAMPLE]
+    return tuple(Login(n, passwords[n], changed=n in changed) for n in [*changed, *sample])
 
 
 def smoke_target(
@@ -43,6 +67,9 @@ def smoke_target(
         if not ca_cert:
             raise Deferred("tls")
     components = profile.sciencebox.components
+    users = list(outputs("users").get("users") or [])
+    user = pick_user(users)
+    verified = outputs("verify").get("verified_passwords") or {}
     return Target(
         hostname=str(cluster["hostname"]),
         address=str(cluster.get("ingress_address") or cluster["hostname"]),
@@ -51,6 +78,7 @@ def smoke_target(
         verify=profile.tls == "local-ca",
         swan=components.swan,
         cernbox=components.cernbox,
-        user=pick_user(list(outputs("users").get("users") or [])),
+        user=user,
+        logins=logins_to_try(users, verified, user[0] if user else None),
         timeout=timeout,
     )

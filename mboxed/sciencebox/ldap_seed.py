@@ -1,4 +1,4 @@
-"""Users reach LDAP: the chart's seeding Job, run again when they change.
+"""Users reach LDAP and EOS: the chart's two Jobs, run again when they change.
 
 Users reach LDAP through a plain Job of the chart (ldap-instance-config
 0.0.1, templates/job.yaml: `<release>-ldap-instance-config`, no Helm hook
@@ -11,6 +11,12 @@ lacks is created); the post-renderer makes its `ldapadd` continue past the
 entries that exist. When the LDAP server's storage (`ldap.persistence`)
 changes, its StatefulSet goes too: volumeClaimTemplates cannot be updated in
 place (the API server refuses it, and with it the whole upgrade).
+
+EOS learns the users the same way: eos-instance-config 0.0.6's plain Job
+`<release>-eos-instance-config` (templates/job.yaml) makes their homes and
+access entries, and is deleted before the upgrade when the EOS user list
+(`eos-instance-config.config.demoUsers.userList`) changed; the post-renderer
+makes its script configure every user on every run (job_scripts.py).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from mboxed.errors import TransientError
 SEED_JOB_SOURCE = "/charts/ldap-instance-config/templates/job.yaml"
 LDAP_STATEFULSET_SOURCE = "/charts/ldap/templates/statefullset.yaml"
 LDIF_PATH = ("ldap-instance-config", "ldifFiles")
+EOS_JOB_SOURCE = "/charts/eos-instance-config/templates/job.yaml"
+EOS_USERS_PATH = ("eos-instance-config", "config", "demoUsers", "userList")
 # openldap 2.0.4 values.yaml `persistence` with the umbrella's `enabled: false`
 LDAP_STORAGE_DEFAULTS: dict[str, Any] = {
     "enabled": False,
@@ -96,6 +104,7 @@ class SeedFacts:
     seed_job: str = ""  # the seeding Job's name
     seed_job_state: str = ""  # "" (not read), present, missing, failed
     ldap_statefulset: str = ""  # the LDAP server's StatefulSet's name
+    eos_job: str = ""  # the EOS configuration Job, when the EOS user list changed
 
 
 def seed_facts(
@@ -123,7 +132,12 @@ def seed_facts(
         ldap_sts = rendered_name(manifest, LDAP_STATEFULSET_SOURCE, "StatefulSet") or (
             fullname(release, "ldap")
         )
-    return SeedFacts(users_changed, storage_changed, seed_job, state, ldap_sts)
+    eos_job = ""
+    if _lookup(deployed, EOS_USERS_PATH) != _lookup(desired, EOS_USERS_PATH):
+        eos_job = rendered_name(manifest, EOS_JOB_SOURCE, "Job") or (
+            fullname(release, "eos-instance-config")
+        )
+    return SeedFacts(users_changed, storage_changed, seed_job, state, ldap_sts, eos_job)
 
 
 def delete_and_wait(

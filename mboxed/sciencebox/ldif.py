@@ -16,6 +16,14 @@ USER_CLASSES = (
     "inetOrgPerson", "organizationalPerson", "ownCloud", "person", "posixAccount", "top"
 )  # fmt: skip
 GROUP_CLASSES = ("groupOfUniqueNames", "posixGroup", "ownCloud", "top")
+# The attributes of a user entry that mboxed sets, besides objectClass and the
+# naming attribute uid: the seeding Job replaces them in entries that exist
+# (job_scripts.py), so a changed password or name reaches LDAP, and one that
+# mboxed no longer writes (description) is removed.
+OWNED_ATTRIBUTES = (
+    "givenName", "sn", "cn", "displayName", "description", "mail",
+    "uidNumber", "gidNumber", "homeDirectory", "ownCloudUUID", "userPassword",
+)  # fmt: skip
 
 
 def ssha(password: str, salt: bytes | None = None) -> str:

@@ -18,16 +18,12 @@
 2. Components switched off in the profile are dropped: the umbrella chart
    declares its dependencies without `condition:`, so only the rendered
    documents (`# Source: sciencebox/charts/<name>/...`) can be left out.
-3. The LDAP seeding script keeps going past entries that already exist:
-   ldap-instance-config 0.0.1 (templates/configmap.yaml, the `-script`
-   ConfigMap the Job `<release>-ldap-instance-config` runs as
-   `/bin/bash /root/instance_config.sh`) loads each LDIF with
-   `ldapadd -x -H $LDAP_URI -D $LDAP_BIND_DN -w $LDAP_BIND_PASSWORD -f $ldif`,
-   which stops at the first entry that exists. With `-c` (ldapmodify(1):
-   continuous operation mode, errors are reported but processing continues)
-   a second run adds the users a first run did not know, which is what the
-   `sciencebox` step relies on when it re-runs that Job after the users
-   changed. (The script has no `set -e` and ends with `exit 0`, upstream.)
+3. The scripts of the chart's two Jobs bring an existing deployment up to
+   date when they run again (mboxed.sciencebox.job_scripts): the LDAP seeding
+   goes on past entries that exist and modifies the users that changed; EOS
+   configures every user's home and access on every run, its one-time
+   bootstrap still once. The `sciencebox` step re-runs both Jobs when the
+   users changed (mboxed.sciencebox.ldap_seed).
 
 Helm hands the rendered manifests on stdin and applies what comes out on
 stdout (`helm upgrade --install --post-renderer PATH`; Helm docs "Advanced
@@ -44,6 +40,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from mboxed.sciencebox.job_scripts import SCRIPT_EDITS
 
 # (regex locating the hard-coded secret, the literal inside the match, the
 # name of the generated secret that replaces that literal)
@@ -80,13 +78,6 @@ TEMPLATE_DEFAULT_LITERALS: tuple[str, ...] = (
     "password=admin ",
 )
 
-# (source of the rendered document, regex, replacement): line edits of a
-# template's text (facts: sciencebox/charts ec7324658b48,
-# ldap-instance-config/templates/configmap.yaml).
-SEED_SCRIPT_SOURCE = "sciencebox/charts/ldap-instance-config/templates/configmap.yaml"
-LDAPADD_CONTINUE = (SEED_SCRIPT_SOURCE, r"(?m)^([ \t]*)ldapadd -x ", r"\1ldapadd -c -x ")
-TEMPLATE_EDITS: tuple[tuple[str, str, str], ...] = (LDAPADD_CONTINUE,)
-
 COMPONENT_SOURCES = {
     "swan": "sciencebox/charts/swan/",
     "cernbox": "sciencebox/charts/cernbox/",
@@ -101,7 +92,7 @@ def make_config(secrets: Mapping[str, str], components: Mapping[str, bool]) -> d
         [pattern, literal, secrets[name]] for pattern, literal, name in TEMPLATE_SECRETS
     ]
     drop = [source for name, source in COMPONENT_SOURCES.items() if not components.get(name, True)]
-    edits = [list(edit) for edit in TEMPLATE_EDITS]
+    edits = [list(edit) for edit in SCRIPT_EDITS]
     return {"replacements": replacements, "drop_sources": drop, "edits": edits}
 
 

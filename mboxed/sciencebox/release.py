@@ -84,6 +84,7 @@ class ReleaseFacts:
     ldap_statefulset: str = ""  # the LDAP server's StatefulSet's name
     # `helm history -o json` (oldest first), read when the last revision is not deployed
     history: tuple[dict[str, Any], ...] = ()
+    eos_job: str = ""  # the EOS configuration Job, to re-run: the EOS user list changed
 
     @property
     def state(self) -> str:
@@ -149,6 +150,14 @@ def _failed(facts: ReleaseFacts) -> str:
     return f"{_last_revision(facts)}; helm upgrades a failed release {start}"
 
 
+def _rerun(kind: str, what: str, detail: dict[str, Any]) -> Action:
+    return Action(
+        f"re-run the {what}: delete the finished job, so that the upgrade creates it again",
+        kind=kind,
+        detail=detail,
+    )
+
+
 def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
     where = f"release {facts.release} in namespace {facts.namespace}"
     wanted_chart = f"{chart_name}-{facts.chart_version}"
@@ -202,13 +211,10 @@ def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
         )
     elif facts.users_changed or seed_trouble:
         why = "users or groups changed" if facts.users_changed else f"it {seed_trouble}"
-        actions.append(
-            Action(
-                f"re-run the LDAP seeding job {facts.seed_job} ({why}): "
-                "delete the finished job, so that the upgrade creates it again",
-                kind="reseed",
-                detail={**detail, "job": facts.seed_job},
-            )
-        )
+        what = f"LDAP seeding job {facts.seed_job} ({why})"
+        actions.append(_rerun("reseed", what, {**detail, "job": facts.seed_job}))
+    if facts.eos_job:
+        what = f"EOS configuration job {facts.eos_job} (users changed)"
+        actions.append(_rerun("reconfigure-eos", what, {**detail, "job": facts.eos_job}))
     actions.append(Action(f"upgrade {where}: {'; '.join(reasons)}", kind="upgrade", detail=detail))
     return Plan(actions)

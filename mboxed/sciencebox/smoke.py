@@ -1,9 +1,6 @@
-"""The smoke test: ScienceBox seen from outside, through the ingress.
-
-Connects to the ingress address (works before DNS or /etc/hosts know the
-name) and speaks TLS with SNI and Host = the public hostname, trusting only
-the deployment's local CA, the way a browser on this machine would once the
-CA is trusted.
+"""The smoke test: ScienceBox seen from outside, through the ingress
+(mboxed.sciencebox.ingress: TLS with SNI and Host = the public hostname,
+trusting only the deployment's local CA, as a browser on this machine would).
 
 Checks (SCIENCEBOX.md "Healthy, seen from outside"):
 - https://HOST/sciencebox: the landing page (nginx-welcome-page; its
@@ -22,7 +19,11 @@ Checks (SCIENCEBOX.md "Healthy, seen from outside"):
   The IdP checks the password against LDAP, so this proves the generated
   LDIF, the LDAP bind and the IdP's wiring end to end; a wrong password must
   be refused too. What it does not do is drive a browser through CERNBox's
-  OIDC redirect dance.
+  OIDC redirect dance;
+- more users log in (`Target.logins`: those whose password changed since the
+  last verified run, and a few never tried): the password `mboxed users
+  export` hands out must be the one LDAP holds, which it is only when the
+  seeding Job applied the change.
 """
 
 from __future__ import annotations
@@ -30,43 +31,32 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
-import socket
-import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+
+from mboxed.sciencebox.ingress import Client, Ingress, Response, failure, no_route
 
 LOGON_PATH = "/signin/v1/identifier/_/logon"
 
 
 @dataclass(frozen=True)
-class Target:
-    hostname: str
-    address: str  # where the ingress listens, as seen from this machine
-    port: int = 443
-    ca_cert: str | None = None  # PEM of the local CA; None: system trust store
-    verify: bool = True  # False only for `tls: none` (the ingress's own fake cert)
-    swan: bool = True
-    cernbox: bool = True
-    user: tuple[str, str] | None = None  # a demo user's name and password
-    timeout: float = 15.0
+class Login:
+    """A user to log in besides the demo user: one whose password changed
+    since the last verified run, or one of a sample of the others."""
 
-    @property
-    def base(self) -> str:
-        port = "" if self.port == 443 else f":{self.port}"
-        return f"https://{self.hostname}{port}"
+    name: str
+    password: str
+    changed: bool = False
 
 
 @dataclass(frozen=True)
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
+class Target(Ingress):
+    swan: bool = True
+    cernbox: bool = True
+    user: tuple[str, str] | None = None  # a demo user's name and password
+    logins: tuple[Login, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,103 +97,6 @@ class Report:
         ]
 
 
-# --- HTTP over TLS to a fixed address -------------------------------------------------
-
-
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to `address`, with SNI, certificate name and Host all = `host`."""
-
-    def __init__(
-        self, host: str, port: int, address: str, context: ssl.SSLContext, timeout: float
-    ) -> None:
-        super().__init__(host, port, context=context, timeout=timeout)
-        self._address = address
-        self._tls = context
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-
-
-def tls_context(target: Target) -> ssl.SSLContext:
-    if not target.verify:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cafile=target.ca_cert)
-
-
-class Client:
-    def __init__(self, target: Target) -> None:
-        self.target = target
-        self.context = tls_context(target)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        follow: int = 5,
-    ) -> Response:
-        """One request; redirects to the same host are followed (`follow` times)."""
-        for _ in range(follow + 1):
-            conn = _PinnedHTTPS(
-                self.target.hostname,
-                self.target.port,
-                self.target.address,
-                self.context,
-                self.target.timeout,
-            )
-            try:
-                conn.request(
-                    method,
-                    path,
-                    body=body,
-                    headers={"User-Agent": "mboxed-verify", **(headers or {})},
-                )
-                raw = conn.getresponse()
-                response = Response(
-                    raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read()
-                )
-            finally:
-                conn.close()
-            location = response.headers.get("location", "")
-            if response.status in (301, 302, 303, 307, 308) and location and method == "GET":
-                parts = urlsplit(location)
-                if parts.netloc and parts.hostname != self.target.hostname:
-                    return response
-                path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-                continue
-            return response
-        return response
-
-
-def _failure(exc: BaseException, target: Target) -> tuple[str, str]:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"TLS certificate not trusted: {exc.verify_message}",
-            "the ingress does not serve the certificate of mboxed's CA: re-run `mboxed up "
-            "--only tls --only sciencebox`",
-        )
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS failed: {exc.reason or exc}", "is the ingress serving HTTPS on this port?"
-    if isinstance(exc, ConnectionRefusedError):
-        return (
-            f"connection refused at {target.address}:{target.port}",
-            "the ingress controller is not listening: check `mboxed status`",
-        )
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return f"no answer from {target.address}:{target.port}", "is the cluster running?"
-    return f"{type(exc).__name__}: {exc}", ""
-
-
-def _no_route(exc: BaseException) -> bool:
-    return isinstance(exc, ConnectionError | TimeoutError | socket.timeout | socket.gaierror)
-
-
 CheckFn = Callable[[Client, Target], Check]
 
 
@@ -215,8 +108,8 @@ def _get(
         try:
             response = client.request("GET", path)
         except (OSError, http.client.HTTPException) as exc:
-            detail, hint = _failure(exc, target)
-            return Check(name, url, False, detail, hint=hint, unreachable=_no_route(exc))
+            detail, hint = failure(exc, target)
+            return Check(name, url, False, detail, hint=hint, unreachable=no_route(exc))
         ok, detail, hint = judge(response, target)
         return Check(name, url, ok, detail, hint=hint)
 
@@ -292,6 +185,21 @@ def logon(client: Client, target: Target, user: str, password: str) -> Response:
     )
 
 
+def _answer(response: Response) -> str:
+    """ "accepted", "refused" (konnect answers 204) or what else the IdP said."""
+    if response.status == 204:
+        return "refused"
+    if response.status != 200:
+        return _status_line(response)
+    try:
+        answer = json.loads(response.body)
+    except ValueError:
+        answer = {}
+    if isinstance(answer, dict) and answer.get("success") is True:
+        return "accepted"
+    return "the IdP did not confirm the logon"
+
+
 def check_login(client: Client, target: Target) -> Check:
     url = target.base + LOGON_PATH
     if target.user is None:
@@ -299,8 +207,8 @@ def check_login(client: Client, target: Target) -> Check:
     user, password = target.user
     name = f"{user} logs in"
     try:
-        good = logon(client, target, user, password)
-        if good.status == 204:
+        answer = _answer(logon(client, target, user, password))
+        if answer == "refused":
             return Check(
                 name,
                 url,
@@ -309,14 +217,8 @@ def check_login(client: Client, target: Target) -> Check:
                 hint="LDAP does not know this user/password: check `mboxed users list` and "
                 "the ldap pods",
             )
-        if good.status != 200:
-            return Check(name, url, False, _status_line(good), hint="the IdP's logon failed")
-        try:
-            answer = json.loads(good.body)
-        except ValueError:
-            answer = {}
-        if not (isinstance(answer, dict) and answer.get("success") is True):
-            return Check(name, url, False, "the IdP did not confirm the logon")
+        if answer != "accepted":
+            return Check(name, url, False, answer, hint="the IdP's logon failed")
         bad = logon(client, target, user, password + "-wrong")
         if bad.status != 204:
             return Check(
@@ -327,9 +229,56 @@ def check_login(client: Client, target: Target) -> Check:
                 hint="the IdP accepts anything: check its LDAP configuration",
             )
     except (OSError, http.client.HTTPException) as exc:
-        detail, hint = _failure(exc, target)
+        detail, hint = failure(exc, target)
         return Check(name, url, False, detail, hint=hint)
     return Check(name, url, True, "password accepted by the IdP, a wrong one refused")
+
+
+LOGINS = "more users log in"
+SEEDING_HINT = (
+    "run `mboxed up` again: it re-runs the LDAP seeding job when the users changed; "
+    "`kubectl logs job/<release>-ldap-instance-config` shows what the job did"
+)
+
+
+def check_logins(client: Client, target: Target) -> Check:
+    """Each of `target.logins` logs in with the password the users step holds
+    (what `mboxed users export` hands out)."""
+    url = target.base + LOGON_PATH
+    refused: list[Login] = []
+    for login in target.logins:
+        try:
+            answer = _answer(logon(client, target, login.name, login.password))
+        except (OSError, http.client.HTTPException) as exc:
+            detail, hint = failure(exc, target)
+            return Check(LOGINS, url, False, detail, hint=hint)
+        if answer == "refused":
+            refused.append(login)
+        elif answer != "accepted":
+            return Check(
+                LOGINS, url, False, f"{login.name}: {answer}", hint="the IdP's logon failed"
+            )
+    if refused:
+        names = _few([f"{r.name}{' (password changed)' if r.changed else ''}" for r in refused])
+        detail = (
+            f"the IdP refused the password of {names}: the LDAP seeding did not apply it, "
+            "so `mboxed users export` hands out a password LDAP does not hold"
+        )
+        return Check(LOGINS, url, False, detail, hint=SEEDING_HINT)
+    changed = sum(login.changed for login in target.logins)
+    return Check(
+        LOGINS,
+        url,
+        True,
+        f"{len(target.logins)} user(s) accepted by the IdP ({changed} with a changed password): "
+        + _few([login.name for login in target.logins]),
+    )
+
+
+def _few(names: Sequence[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (
+        f" and {len(names) - limit} more" if len(names) > limit else ""
+    )
 
 
 def checks_for(target: Target) -> list[tuple[str, str, CheckFn | None]]:
@@ -348,6 +297,7 @@ def checks_for(target: Target) -> list[tuple[str, str, CheckFn | None]]:
             _get("SWAN hub", "/swan/hub/health", judge_hub) if target.swan else None,
         ),
         ("demo user login", LOGON_PATH, check_login),
+        *([(LOGINS, LOGON_PATH, check_logins)] if target.logins else []),
     ]
 
 

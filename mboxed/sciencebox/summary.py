@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mboxed.sciencebox.access import base_url
+from mboxed.sciencebox.ingress import base_url
 
 
 def build_summary(

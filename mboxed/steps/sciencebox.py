@@ -219,7 +219,7 @@ class ScienceBoxStep(BaseStep):
             elif action.kind == "uninstall":
                 ctx.progress(f"helm uninstall {sb.release} (it never deployed)")
                 helm.uninstall(sb.release)
-            elif action.kind in ("reseed", "recreate-ldap"):
+            elif action.kind in ("reseed", "recreate-ldap", "reconfigure-eos"):
                 ldap_seed.delete_before_upgrade(
                     kube.api_client(cluster.get("context"), cluster.get("kubeconfig")),
                     sb.namespace,

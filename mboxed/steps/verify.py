@@ -3,7 +3,11 @@ the local CA (mboxed.sciencebox.smoke). `mboxed verify` runs the same checks
 any time.
 
 Its facts are the smoke test's results, so a later `up` re-checks the
-deployment and skips this step only while it still passes.
+deployment and skips this step only while it still passes. A passing run
+records a fingerprint of each user's password (`verified_passwords`): the next
+run logs in every user whose password changed since (and a few never tried),
+proving that the seeding Job brought LDAP in line with what `mboxed users
+export` hands out.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 
 from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.errors import Deferred, MboxedError
-from mboxed.sciencebox.access import smoke_target
+from mboxed.sciencebox.access import fingerprints, smoke_target
 from mboxed.sciencebox.smoke import Report, Target, describe_failures, run_smoke, run_until_healthy
 
 
@@ -63,7 +67,10 @@ class VerifyStep(BaseStep):
         return None
 
     def outputs(self, ctx: Context, facts: Report) -> Mapping[str, Any]:
-        return {"checks": facts.as_json(), "summary": facts.summary()}
+        out: dict[str, Any] = {"checks": facts.as_json(), "summary": facts.summary()}
+        if facts.ok:
+            out["verified_passwords"] = fingerprints(ctx.outputs("users").get("users") or [])
+        return out
 
 
 def make() -> VerifyStep:

@@ -77,6 +77,25 @@ def test_a_release_without_a_seeding_job_needs_no_cluster() -> None:
     assert changed == ldap_seed.SeedFacts(True, False, JOB, "", STS)
 
 
+def test_a_changed_eos_user_list_names_the_eos_configuration_job() -> None:
+    def no_client() -> Any:
+        raise AssertionError("the API was asked")
+
+    def eos(users: dict[str, Any]) -> dict[str, Any]:
+        return {"eos-instance-config": {"config": {"demoUsers": {"userList": users}}}}
+
+    ann = {"ann": {"uid": 20005, "gid": 30000}}
+    more = {**ann, "bob": {"uid": 20006, "gid": 30000}}
+    same = ldap_seed.seed_facts("sciencebox", "default", "", eos(ann), eos(ann), no_client)
+    assert same.eos_job == ""
+    grown = ldap_seed.seed_facts("sciencebox", "default", "", eos(ann), eos(more), no_client)
+    assert grown.eos_job == "sciencebox-eos-instance-config"  # the chart's helper
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "class-eos"}}
+    manifest = f"---\n# Source: sciencebox{ldap_seed.EOS_JOB_SOURCE}\n{json.dumps(job)}\n"
+    named = ldap_seed.seed_facts("sciencebox", "default", manifest, eos(more), eos(ann), no_client)
+    assert named.eos_job == "class-eos"  # a user left: the Job runs again too
+
+
 @pytest.mark.parametrize(
     ("status", "state"),
     [

@@ -66,8 +66,10 @@ def test_the_model_lints_clean_and_has_the_real_charts_structures(
     secret = next(d.obj for d in docs if d.kind == "Secret")
     assert secret["stringData"] == {"LDAP_ADMIN_PASSWORD": "Not@SecurePassw0rd"}
     seed = next(d.obj for d in docs if d.kind == "Job" and "ldap" in d.name)
-    assert [c["name"] for c in seed["spec"]["template"]["spec"]["initContainers"]] == [
-        "wait-for-ldap"
+    # a plain Job whose bash runs the script ConfigMap (tests/sciencebox/test_job_scripts.py)
+    assert seed["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "/bin/bash",
+        "/root/instance_config.sh",
     ]
     (hook,) = by_source(real_helm.template(), HOOK)
     assert hook.obj["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"

@@ -1,5 +1,6 @@
 """The release's plan, facts in, plan out: install, nothing, upgrade (and
-why), and the LDAP seeding Job or StatefulSet deleted before an upgrade."""
+why), and the LDAP seeding Job or StatefulSet, or the EOS configuration Job,
+deleted before an upgrade."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from mboxed.sciencebox.release import ReleaseFacts, changed_keys, plan_release, 
 
 JOB = "sciencebox-ldap-instance-config"
 STS = "sciencebox-ldap"
+EOS_JOB = "sciencebox-eos-instance-config"
 
 
 def _facts(**kwargs: Any) -> ReleaseFacts:
@@ -122,6 +124,16 @@ def _failed_after_deployed() -> ReleaseFacts:
             _facts(users_changed=True, deployed={"x": 0}, seed_job_state="present"),
             ["reseed", "upgrade"],
             "(users or groups changed)",
+        ),
+        (
+            _facts(users_changed=True, deployed={"x": 0}, eos_job=EOS_JOB),
+            ["reseed", "reconfigure-eos", "upgrade"],
+            "(users or groups changed)",
+        ),
+        (
+            _facts(eos_job=EOS_JOB, deployed={"x": 0}),
+            ["reconfigure-eos", "upgrade"],
+            f"re-run the EOS configuration job {EOS_JOB} (users changed)",
         ),
         (
             _facts(storage_changed=True, users_changed=True, deployed={"x": 0}),

@@ -164,6 +164,21 @@ class Slapd:
 
 
 @contextlib.contextmanager
+def slapd_or_skip(tmp: Path, admin_password: str) -> Iterator[Slapd]:
+    """`running_slapd` with `admin_password` for cn=admin, or the test skipped
+    (saying why) where slapd cannot run."""
+    import pytest
+
+    from mboxed.sciencebox.ldif import ssha
+
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    with running_slapd(tmp, admin_password, ssha(admin_password)) as server:
+        yield server
+
+
+@contextlib.contextmanager
 def running_slapd(tmp: Path, admin_password: str, root_pw_hash: str) -> Iterator[Slapd]:
     """slapd on 127.0.0.1 with the ownCloud schema and dc=owncloud,dc=com."""
     root = tmp / "slapd"

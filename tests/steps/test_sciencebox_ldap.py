@@ -78,14 +78,18 @@ def api() -> Any:
         yield server
 
 
-def ldap_world(api: KubeAPIServer, tmp_path: Path) -> World:
+def ldap_world(
+    api: KubeAPIServer, tmp_path: Path, extra: dict[str, dict[str, Any]] | None = None
+) -> World:
+    """The chart's LDAP Job and StatefulSet (and `extra`: `# Source:` -> object)."""
     objects = tmp_path / "objects.json"
-    objects.write_text(json.dumps([JOB_OBJ, STS_OBJ]))
+    objects.write_text(json.dumps([JOB_OBJ, STS_OBJ, *(extra or {}).values()]))
     world = installed_world(
         tmp_path,
         env={"MBOXED_FAKE_KUBE_API": api.url, "MBOXED_FAKE_HELM_OBJECTS": str(objects)},
     )
-    (tmp_path / "sciencebox-0.0.8.tgz").write_bytes(chart_tgz("sciencebox", "0.0.8", TEMPLATES))
+    templates = {**TEMPLATES, **{source: json.dumps(o) for source, o in (extra or {}).items()}}
+    (tmp_path / "sciencebox-0.0.8.tgz").write_bytes(chart_tgz("sciencebox", "0.0.8", templates))
     # the cluster step's context and kubeconfig point at the API stand-in
     api.write_kubeconfig(tmp_path / "kubeconfig", context="mboxed-default")
     return world
@@ -161,6 +165,53 @@ def test_more_users_re_run_the_seeding_job_and_an_unchanged_up_runs_nothing(
     mark = len(api.requests)
     assert run(world, step) == "skipped"
     assert writes(api, mark) == []
+
+
+EOS_JOB = "sciencebox-eos-instance-config"
+EOS_JOB_OBJ: dict[str, Any] = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {"name": EOS_JOB},
+    "spec": {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [
+        {"name": "eos-instance-config", "command": ["/bin/bash", "/root/instance_config.sh"]}
+    ]}}},
+}  # fmt: skip
+
+
+def with_eos_users(count: int) -> dict[str, Any]:
+    users = {f"student{n:02d}": {"uid": 20005 + n, "gid": 30000} for n in range(count)}
+    eos = {"eos-instance-config": {"config": {"demoUsers": {"userList": users}}}}
+    return {**values(count), **eos}
+
+
+def test_more_users_re_run_the_eos_configuration_job_too(
+    api: KubeAPIServer, tmp_path: Path
+) -> None:
+    """Ten more students: besides the LDAP seeding Job, the finished EOS
+    configuration Job is deleted before the upgrade, which creates it again
+    (its script then gives the new students their homes)."""
+    source = "sciencebox/charts/eos-instance-config/templates/job.yaml"
+    world = ldap_world(api, tmp_path, {source: EOS_JOB_OBJ})
+    values_now = Values(with_eos_users(30))
+    step = ScienceBoxStep(values_now, postrender)
+    assert run(world, step) == "done"
+    complete(api)
+    first_uid = complete(api, EOS_JOB)
+    assert run(world, step) == "skipped"  # unchanged: neither Job runs again
+
+    values_now.values = with_eos_users(40)
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["reseed", "reconfigure-eos", "upgrade"]
+    assert f"re-run the EOS configuration job {EOS_JOB} (users changed)" in (
+        plan.actions[1].summary
+    )
+    mark = len(api.requests)
+    assert run(world, step) == "done"
+    eos_path = f"/apis/batch/v1/namespaces/default/jobs/{EOS_JOB}"
+    assert writes(api, mark)[:2] == [("DELETE", JOB_PATH), ("DELETE", eos_path)]
+    again = api.get("Job", EOS_JOB, "default")
+    assert again is not None and again["metadata"]["uid"] != first_uid
+    assert "status" not in again  # created by the upgrade: it runs again
 
 
 def test_the_ready_step_waits_for_the_re_run_job(api: KubeAPIServer, tmp_path: Path) -> None:
