@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mboxed import hostname as hn
-from mboxed import kube
+from mboxed import kube, readiness
 from mboxed.engine import Action, BaseStep, Context, JournalEntry, Plan
 from mboxed.errors import MboxedError, ProfileError
 from mboxed.journal import revert
@@ -180,7 +180,7 @@ class ClusterStep(BaseStep):
         client = kube.api_client(context, kubeconfig)
         if spec.provider == "existing":
             self._check_existing(ctx, client, context)
-        nodes = [kube.node_readiness(n) for n in kube.list_nodes(client)]
+        nodes = [readiness.node_readiness(n) for n in kube.list_nodes(client)]
         nodes_ready = bool(nodes) and all(n.ready for n in nodes)
         nodes_detail = "; ".join(str(n) for n in nodes) or "no nodes registered"
         ingress_ready = provider.ingress_ready(client)
@@ -285,9 +285,9 @@ class ClusterStep(BaseStep):
         if context not in kube.list_contexts(kubeconfig)[0]:
             provider.restore_context()
         client = kube.api_client(context, kubeconfig)
-        kube.wait_nodes_ready(client, timeout=600, progress=ctx.progress)
+        readiness.wait_nodes_ready(client, timeout=600, progress=ctx.progress)
         if spec.provider != "existing":
-            kube.wait_workload_ready(
+            readiness.wait_workload_ready(
                 client, "Deployment", "kube-system", "coredns", timeout=300, progress=ctx.progress
             )
         if not provider.ingress_ready(client):
