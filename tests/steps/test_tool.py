@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from mboxed.downloads import PINNED, DownloadError
+from mboxed.downloads import DownloadError
 from mboxed.engine import Options
+from mboxed.pins import PINNED
 from mboxed.profile import load_profile
 from mboxed.shell import Shell
 from mboxed.steps.tool import (
