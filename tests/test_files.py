@@ -34,19 +34,21 @@ def test_parse_checksum_file_rejects_text_without_a_sum() -> None:
         parse_checksum_file("Not Found\n", "tool")
 
 
-def _tar_gz(members: dict[str, bytes]) -> bytes:
+def tar_gz(members: dict[str, bytes]) -> bytes:
+    """A .tar.gz of `members` (name -> bytes), as tool releases ship binaries."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
+            info.mode = 0o755
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 
 def test_install_extracts_the_member_atomically_with_mode_0755(tmp_path: Path) -> None:
     archive = tmp_path / "helm.tgz"
-    archive.write_bytes(_tar_gz({"linux-amd64/helm": b"#!binary", "linux-amd64/LICENSE": b"x"}))
+    archive.write_bytes(tar_gz({"linux-amd64/helm": b"#!binary", "linux-amd64/LICENSE": b"x"}))
     dest = tmp_path / "bin" / "helm"
     install_file(archive, dest, "linux-amd64/helm")
     assert dest.read_bytes() == b"#!binary"
@@ -56,7 +58,7 @@ def test_install_extracts_the_member_atomically_with_mode_0755(tmp_path: Path) -
 
 def test_install_of_a_missing_member_leaves_nothing(tmp_path: Path) -> None:
     archive = tmp_path / "helm.tgz"
-    archive.write_bytes(_tar_gz({"darwin-arm64/helm": b"#!binary"}))
+    archive.write_bytes(tar_gz({"darwin-arm64/helm": b"#!binary"}))
     dest = tmp_path / "bin" / "helm"
     with pytest.raises(InstallError, match="has no file linux-amd64/helm"):
         install_file(archive, dest, "linux-amd64/helm")

@@ -7,10 +7,8 @@ packed the way upstream publishes them)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
-import tarfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from mboxed.steps.tool import (
 )
 from tests.file_server import FileServer
 from tests.steps.host_world import FAKE_BIN, HostWorld, make_world
+from tests.test_files import tar_gz
 
 PLATFORM = current_platform()
 REAL_KUBECTL = Path("/usr/bin/kubectl")
@@ -204,17 +203,6 @@ def test_unreadable_tool_is_named_in_the_plan() -> None:
 
 
 # --- three ways through a mirror on 127.0.0.1 ------------------------------------------------
-
-
-def tar_gz(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def mirror_world(tmp_path: Path, server: FileServer, *overrides: str) -> HostWorld:
