@@ -244,13 +244,12 @@ def build_mirror(
 
 def parse_platforms(values: Sequence[str]) -> list[str]:
     chosen = list(dict.fromkeys(values)) or list(PLATFORMS)
-    for platform in chosen:
-        if platform not in PLATFORMS:
-            raise MboxedError(
-                f"--platform {platform!r} is not one mboxed downloads for",
-                hint="use one of " + ", ".join(PLATFORMS) + " (repeatable)",
-            )
-    return chosen
+    return _only(
+        chosen,
+        PLATFORMS,
+        "--platform {!r} is not one mboxed downloads for",
+        "use one of " + ", ".join(PLATFORMS) + " (repeatable)",
+    )
 
 
 def parse_tools(value: str | None) -> list[str]:
@@ -259,12 +258,19 @@ def parse_tools(value: str | None) -> list[str]:
     if value.strip() == "none":
         return []
     chosen = list(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
-    for tool in chosen:
-        if tool not in TOOLS:
-            raise MboxedError(
-                f"--tools: {tool!r} is not a tool mboxed downloads",
-                hint="give a comma-separated subset of " + ",".join(TOOLS) + ", or none",
-            )
+    return _only(
+        chosen,
+        TOOLS,
+        "--tools: {!r} is not a tool mboxed downloads",
+        "give a comma-separated subset of " + ",".join(TOOLS) + ", or none",
+    )
+
+
+def _only(chosen: list[str], known: Sequence[str], problem: str, hint: str) -> list[str]:
+    """`chosen` when each is one of `known`; else the first stranger, named."""
+    for value in chosen:
+        if value not in known:
+            raise MboxedError(problem.format(value), hint=hint)
     return chosen
 
 
