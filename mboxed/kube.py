@@ -1,12 +1,10 @@
-"""Talking to Kubernetes: one client per kube context, readiness checks, waits.
+"""Talking to Kubernetes: one client per kube context, one table of kinds.
 
 Every Kubernetes call in mboxed is made in this module, with the real
 `kubernetes` client and an `ApiClient` built here from a kubeconfig file: one
 table of kinds, one timeout on every request, one translation of failures
-(TransientError: 5xx or no answer; ApiError: refused). Readiness follows what
-`kubectl rollout status` checks (k8s.io/kubectl/pkg/polymorphichelpers/
-rollout_status.go): a workload is ready when the controller has observed its
-latest generation and all its replicas are updated and ready.
+(TransientError: 5xx or no answer; ApiError: refused). What "ready" means, and
+the waits for it, are in mboxed.readiness.
 """
 
 from __future__ import annotations
@@ -15,15 +13,11 @@ import contextlib
 import functools
 import json
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mboxed.errors import MboxedError, TransientError
-
-Progress = Callable[[str], None]
 
 
 def _default_kubeconfig() -> str:
@@ -328,129 +322,6 @@ def list_nodes(client: Any) -> list[dict[str, Any]]:
     return list_objects(client, "Node")
 
 
-# --- readiness ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Readiness:
-    name: str
-    ready: bool
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.detail}"
-
-
-def node_readiness(node: Mapping[str, Any]) -> Readiness:
-    """A node (API JSON) is ready when its Ready condition is True."""
-    name = node.get("metadata", {}).get("name", "?")
-    for cond in node.get("status", {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            if cond.get("status") == "True":
-                return Readiness(name, True, "Ready")
-            why = cond.get("message") or cond.get("reason") or "not ready"
-            return Readiness(name, False, f"NotReady ({why})")
-    return Readiness(name, False, "no Ready condition yet")
-
-
-def workload_readiness(obj: Mapping[str, Any]) -> Readiness:
-    """Deployment / StatefulSet / DaemonSet ready as `kubectl rollout status` sees it."""
-    kind = obj.get("kind", "")
-    meta = obj.get("metadata", {})
-    name = f"{kind.lower()}/{meta.get('name', '?')}"
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    generation = meta.get("generation", 0)
-    if status.get("observedGeneration", 0) < generation:
-        return Readiness(name, False, "waiting for the controller to observe the new spec")
-    if kind == "DaemonSet":
-        want = int(status.get("desiredNumberScheduled", 0))
-        updated = int(status.get("updatedNumberScheduled", 0))
-        ready = int(status.get("numberAvailable", status.get("numberReady", 0)))
-        ok = want > 0 and updated >= want and ready >= want
-        return Readiness(name, ok, f"{ready}/{want} ready")
-    want = int(spec.get("replicas", 1))
-    updated = int(status.get("updatedReplicas", 0))
-    ready = int(status.get("readyReplicas", 0) or 0)
-    ok = updated >= want and ready >= want
-    return Readiness(name, ok, f"{ready}/{want} ready")
-
-
-def wait_for(
-    check: Callable[[], tuple[bool, str]],
-    *,
-    what: str,
-    timeout: float,
-    interval: float = 2.0,
-    progress: Progress | None = None,
-    hint: str = "",
-) -> None:
-    """Poll `check` until it says ready, at most `timeout` seconds; report each
-    new state through `progress`. API errors while polling count as not ready
-    yet (the API server may be warming up, and refuse until its RBAC is)."""
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
-        try:
-            ok, detail = check()
-        except (TransientError, ApiError) as exc:
-            ok, detail = False, describe_api_error(exc)
-        if ok:
-            if progress is not None:
-                progress(f"{what}: {detail}")
-            return
-        if detail != last and progress is not None:
-            progress(f"{what}: {detail}")
-        last = detail
-        if time.monotonic() >= deadline:
-            raise MboxedError(
-                f"{what} not ready after {timeout:g}s: {detail}",
-                hint=hint or "see `kubectl get pods -A` for what is stuck",
-            )
-        time.sleep(interval)
-
-
-def wait_nodes_ready(
-    client: Any, *, timeout: float = 300, interval: float = 2.0, progress: Progress | None = None
-) -> None:
-    def check() -> tuple[bool, str]:
-        states = [node_readiness(n) for n in list_nodes(client)]
-        if not states:
-            return False, "no nodes registered yet"
-        ready = sum(s.ready for s in states)
-        waiting = [str(s) for s in states if not s.ready]
-        detail = f"{ready}/{len(states)} ready" + (f" ({'; '.join(waiting)})" if waiting else "")
-        return ready == len(states), detail
-
-    wait_for(check, what="nodes", timeout=timeout, interval=interval, progress=progress)
-
-
-def wait_workload_ready(
-    client: Any,
-    kind: str,
-    namespace: str,
-    name: str,
-    *,
-    timeout: float = 300,
-    interval: float = 2.0,
-    progress: Progress | None = None,
-) -> None:
-    def check() -> tuple[bool, str]:
-        obj = read_object(client, kind, namespace, name)
-        if obj is None:
-            return False, "not created yet"
-        state = workload_readiness(obj)
-        return state.ready, state.detail
-
-    wait_for(
-        check,
-        what=f"{kind.lower()} {namespace}/{name}",
-        timeout=timeout,
-        interval=interval,
-        progress=progress,
-    )
-
-
 # --- applying manifests -----------------------------------------------------------
 
 
@@ -463,37 +334,27 @@ def apply_manifests(
 
     from kubernetes.dynamic import DynamicClient
 
+    applied: list[str] = []
     with tempfile.TemporaryDirectory(prefix="mboxed-discovery-") as tmp:
         # The discovery cache would otherwise land in a shared /tmp file.
         with _translated(client, "discover the API's resources"):
             dynamic = DynamicClient(client, cache_file=str(Path(tmp) / "discovery.json"))
-        return _apply_all(dynamic, documents, field_manager)
-
-
-def _apply_all(
-    dynamic: Any, documents: Iterable[Mapping[str, Any]], field_manager: str
-) -> list[str]:
-    applied: list[str] = []
-    for doc in documents:
-        if not doc:
-            continue
-        meta = doc.get("metadata", {})
-        label = f"{doc['kind'].lower()}/{meta['name']}"
-        with _translated(dynamic.client, f"apply {label}"):
-            resource = dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-            namespace = meta.get("namespace") if resource.namespaced else None
-            if resource.namespaced and not namespace:
-                namespace = "default"
-            dynamic.server_side_apply(
-                resource,
-                body=dict(doc),
-                name=meta["name"],
-                namespace=namespace,
-                field_manager=field_manager,
-                force_conflicts=True,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-        applied.append(label)
+        for doc in filter(None, documents):
+            meta = doc.get("metadata", {})
+            label = f"{doc['kind'].lower()}/{meta['name']}"
+            with _translated(client, f"apply {label}"):
+                resource = dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+                namespaced = resource.namespaced
+                dynamic.server_side_apply(
+                    resource,
+                    body=dict(doc),
+                    name=meta["name"],
+                    namespace=(meta.get("namespace") or "default") if namespaced else None,
+                    field_manager=field_manager,
+                    force_conflicts=True,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+            applied.append(label)
     return applied
 
 

@@ -22,32 +22,23 @@ run keeps what is there and verified, downloading nothing.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mboxed.downloads import (
-    PINNED,
-    PLATFORMS,
-    Downloader,
-    Release,
-    check_mirror,
-    parse_checksum_file,
-    sha256_of,
-)
+from mboxed.downloads import Downloader, check_mirror
 from mboxed.errors import MboxedError
+from mboxed.files import TMP_SUFFIX, parse_checksum_file, replacing, sha256_of
+from mboxed.pins import PINNED, PLATFORMS, Release
 from mboxed.sciencebox.chart import ChartRef, RegistryClient, chart_layer, chart_metadata
 
 TOOLS = ("kubectl", "helm", "minikube", "kind")
-TMP_SUFFIX = ".mboxed-tmp"
 README = "README.txt"
 
 
@@ -133,7 +124,7 @@ class MirrorBuilder:
         self._added(dest)
         if sum_dest is not None:
             # The checksum file laptops fetch beside the file, sha256sum format
-            # (mboxed.downloads.parse_checksum_file reads it).
+            # (mboxed.files.parse_checksum_file reads it).
             _write_atomic(sum_dest, f"{expected}  {dest.name}\n".encode())
             self._added(sum_dest)
 
@@ -253,13 +244,12 @@ def build_mirror(
 
 def parse_platforms(values: Sequence[str]) -> list[str]:
     chosen = list(dict.fromkeys(values)) or list(PLATFORMS)
-    for platform in chosen:
-        if platform not in PLATFORMS:
-            raise MboxedError(
-                f"--platform {platform!r} is not one mboxed downloads for",
-                hint="use one of " + ", ".join(PLATFORMS) + " (repeatable)",
-            )
-    return chosen
+    return _only(
+        chosen,
+        PLATFORMS,
+        "--platform {!r} is not one mboxed downloads for",
+        "use one of " + ", ".join(PLATFORMS) + " (repeatable)",
+    )
 
 
 def parse_tools(value: str | None) -> list[str]:
@@ -268,12 +258,19 @@ def parse_tools(value: str | None) -> list[str]:
     if value.strip() == "none":
         return []
     chosen = list(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
-    for tool in chosen:
-        if tool not in TOOLS:
-            raise MboxedError(
-                f"--tools: {tool!r} is not a tool mboxed downloads",
-                hint="give a comma-separated subset of " + ",".join(TOOLS) + ", or none",
-            )
+    return _only(
+        chosen,
+        TOOLS,
+        "--tools: {!r} is not a tool mboxed downloads",
+        "give a comma-separated subset of " + ",".join(TOOLS) + ", or none",
+    )
+
+
+def _only(chosen: list[str], known: Sequence[str], problem: str, hint: str) -> list[str]:
+    """`chosen` when each is one of `known`; else the first stranger, named."""
+    for value in chosen:
+        if value not in known:
+            raise MboxedError(problem.format(value), hint=hint)
     return chosen
 
 
@@ -325,19 +322,11 @@ def _sum_in(sum_file: Path | None, filename: str) -> str | None:
         return None
 
 
-def _tmp_beside(dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=TMP_SUFFIX, dir=dest.parent)
-    os.close(fd)
-    return Path(name)
-
-
 def _place(source: Path, dest: Path, sha256: str) -> None:
     """Put the verified `source` at `dest` atomically: a hard link where the
     cache is on the same file system (no second copy of ~1 GB), else a copy;
     checked again after the copy."""
-    tmp = _tmp_beside(dest)
-    try:
+    with replacing(dest, 0o644) as tmp:
         tmp.unlink()
         try:
             os.link(source, tmp)
@@ -345,19 +334,8 @@ def _place(source: Path, dest: Path, sha256: str) -> None:
             shutil.copyfile(source, tmp)
             if sha256_of(tmp) != sha256:
                 raise MboxedError(f"copying {source} to {dest} changed it; refused") from None
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _write_atomic(dest: Path, data: bytes) -> None:
-    tmp = _tmp_beside(dest)
-    try:
+    with replacing(dest, 0o644) as tmp:
         tmp.write_bytes(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()

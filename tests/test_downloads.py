@@ -5,11 +5,8 @@ connections, slow answers, 404s and 5xx; plus the pinned table itself."""
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import re
 import socket
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,18 +17,9 @@ import requests
 from requests.adapters import BaseAdapter
 from urllib3.exceptions import NameResolutionError
 
-from mboxed.downloads import (
-    PINNED,
-    PLATFORMS,
-    Downloader,
-    DownloadError,
-    Release,
-    check_mirror,
-    install_file,
-    mirrored,
-    parse_checksum_file,
-)
+from mboxed.downloads import Downloader, DownloadError, check_mirror, mirrored
 from mboxed.errors import MboxedError
+from mboxed.pins import PINNED, Release
 from tests.file_server import FileServer
 
 BODY = os.urandom(300_000)
@@ -177,25 +165,6 @@ def test_upstream_checksum_over_plain_http_is_refused(tmp_path: Path) -> None:
     plain = Release("tool", "v1", "http://x.example/{os}", "http://x.example/{os}.sha256")
     with pytest.raises(DownloadError, match="plain HTTP"):
         Downloader(tmp_path).expected_sha256(plain, "linux/amd64")
-
-
-@pytest.mark.parametrize(
-    ("text", "name", "expected"),
-    [
-        (f"{SHA}\n", None, SHA),
-        (f"{SHA}  tool-linux-amd64\n", "tool-linux-amd64", SHA),
-        (f"{SHA} *tool-linux-amd64\n", "tool-linux-amd64", SHA),
-        (f"{'a' * 64}  other\n{SHA}  dist/tool-linux-amd64\n", "tool-linux-amd64", SHA),
-        (f"{SHA.upper()}\n", None, SHA),
-    ],
-)
-def test_parse_checksum_file(text: str, name: str | None, expected: str) -> None:
-    assert parse_checksum_file(text, name) == expected
-
-
-def test_parse_checksum_file_rejects_text_without_a_sum() -> None:
-    with pytest.raises(ValueError):
-        parse_checksum_file("Not Found\n", "tool")
 
 
 # --- bad networks ---------------------------------------------------------------------
@@ -400,83 +369,3 @@ def test_mirror_serves_the_real_pinned_paths(tmp_path: Path, server: FileServer)
     server.add(path, BODY)
     got = downloader(tmp_path, server).download(server.url + path, SHA)
     assert got.read_bytes() == BODY
-
-
-# --- the pinned table --------------------------------------------------------------------
-
-
-OFFICIAL_HOSTS = {
-    "kubectl": "dl.k8s.io",
-    "helm": "get.helm.sh",
-    "minikube": "github.com",
-    "kind": "github.com",
-}
-
-
-@pytest.mark.parametrize("tool", sorted(PINNED))
-def test_every_tool_has_official_https_urls_for_every_platform(tool: str) -> None:
-    rel = PINNED[tool]
-    for platform in PLATFORMS:
-        os_name, arch = platform.split("/")
-        for url in (rel.file_url(platform), rel.sum_url(platform)):
-            assert url.startswith(f"https://{OFFICIAL_HOSTS[tool]}/")
-            assert rel.version in url and os_name in url and arch in url
-        pinned = rel.pinned(platform)
-        assert pinned is None or re.fullmatch(r"[0-9a-f]{64}", pinned)
-    assert len(set(rel.sha256.values())) == len(rel.sha256)  # no copy-paste duplicates
-
-
-def test_pinned_versions_fit_the_default_cluster() -> None:
-    assert PINNED["kubectl"].version.startswith("v1.31.")
-    assert tuple(int(x) for x in PINNED["helm"].version[1:].split(".")[:2]) >= (3, 8)
-    assert PINNED["minikube"].version == "v1.34.0"
-    assert PINNED["kind"].version == "v0.24.0"
-
-
-def test_unknown_platform_is_a_clear_error() -> None:
-    with pytest.raises(MboxedError, match=r"not published for windows/amd64"):
-        PINNED["kind"].file_url("windows/amd64")
-
-
-# --- installing -----------------------------------------------------------------------------
-
-
-def _tar_gz(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def test_install_extracts_the_member_atomically_with_mode_0755(tmp_path: Path) -> None:
-    archive = tmp_path / "helm.tgz"
-    archive.write_bytes(_tar_gz({"linux-amd64/helm": b"#!binary", "linux-amd64/LICENSE": b"x"}))
-    dest = tmp_path / "bin" / "helm"
-    install_file(archive, dest, "linux-amd64/helm")
-    assert dest.read_bytes() == b"#!binary"
-    assert dest.stat().st_mode & 0o777 == 0o755
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["helm"]
-
-
-def test_install_of_a_missing_member_leaves_nothing(tmp_path: Path) -> None:
-    archive = tmp_path / "helm.tgz"
-    archive.write_bytes(_tar_gz({"darwin-arm64/helm": b"#!binary"}))
-    dest = tmp_path / "bin" / "helm"
-    with pytest.raises(DownloadError, match="has no file linux-amd64/helm"):
-        install_file(archive, dest, "linux-amd64/helm")
-    assert list(dest.parent.iterdir()) == []
-
-
-def test_install_keeps_the_old_binary_until_the_new_one_is_whole(tmp_path: Path) -> None:
-    archive = tmp_path / "broken.tgz"
-    archive.write_bytes(b"\x1f\x8b not really gzip")
-    dest = tmp_path / "bin" / "helm"
-    dest.parent.mkdir()
-    dest.write_bytes(b"old")
-    with pytest.raises(DownloadError, match="not a readable"):
-        install_file(archive, dest, "linux-amd64/helm")
-    assert dest.read_bytes() == b"old"
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["helm"]

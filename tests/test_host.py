@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from mboxed.downloads import PINNED
 from mboxed.host import (
     cgroup_version,
     download_hosts,
@@ -31,6 +30,7 @@ from mboxed.host import (
     user_in_group,
 )
 from mboxed.os_release import parse_os_release
+from mboxed.pins import PINNED
 from mboxed.shell import Shell
 from tests.file_server import FileServer
 

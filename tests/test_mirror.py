@@ -28,9 +28,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from mboxed.downloads import PINNED, Downloader, DownloadError, Release, mirrored
+from mboxed.downloads import Downloader, DownloadError, mirrored
 from mboxed.errors import MboxedError
 from mboxed.mirror import TOOLS, MirrorBuilder, build_mirror
+from mboxed.pins import PINNED, Release
 from mboxed.profile import load_profile
 from mboxed.providers.kind import INGRESS_NGINX_PATH
 from mboxed.sciencebox.chart import OCI_MANIFEST, ChartRef, pull_chart

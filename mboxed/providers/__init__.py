@@ -35,16 +35,16 @@ INGRESS_DEPLOYMENT = "ingress-nginx-controller"
 
 def ingress_nginx_ready(client: Any) -> bool:
     """The ingress-nginx controller Deployment exists and is Ready."""
-    from mboxed import kube
+    from mboxed import kube, readiness
 
     obj = kube.read_object(client, "Deployment", INGRESS_NAMESPACE, INGRESS_DEPLOYMENT)
-    return obj is not None and kube.workload_readiness(obj).ready
+    return obj is not None and readiness.workload_readiness(obj).ready
 
 
 def wait_for_ingress_nginx(client: Any, progress: Progress, timeout: float = 600) -> None:
-    from mboxed import kube
+    from mboxed import readiness
 
-    kube.wait_workload_ready(
+    readiness.wait_workload_ready(
         client,
         "Deployment",
         INGRESS_NAMESPACE,

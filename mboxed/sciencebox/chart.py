@@ -37,8 +37,8 @@ from typing import Any
 import requests
 import yaml
 
-from mboxed.downloads import sha256_of
 from mboxed.errors import MboxedError, TransientError
+from mboxed.files import sha256_of
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"

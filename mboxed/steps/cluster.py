@@ -10,13 +10,14 @@ creation); `down` deletes only such a cluster.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mboxed import hostname as hn
-from mboxed import kube
+from mboxed import hostname_setup, kube, readiness
 from mboxed.engine import Action, BaseStep, Context, JournalEntry, Plan
 from mboxed.errors import MboxedError
 from mboxed.journal import revert
@@ -166,20 +167,13 @@ class ClusterStep(BaseStep):
         if diff or not status.running:
             return base
         context, kubeconfig = provider.kube_context(), provider.kubeconfig()
+        base = dataclasses.replace(base, context=context, kubeconfig=kubeconfig)
         if context not in kube.list_contexts(kubeconfig)[0]:
-            return ClusterFacts(
-                spec.provider,
-                spec.name,
-                status=status,
-                owned=owned,
-                context=context,
-                kubeconfig=kubeconfig,
-                context_missing=True,
-            )
+            return dataclasses.replace(base, context_missing=True)
         client = kube.api_client(context, kubeconfig)
         if spec.provider == "existing":
             self._check_existing(ctx, client, context)
-        nodes = [kube.node_readiness(n) for n in kube.list_nodes(client)]
+        nodes = [readiness.node_readiness(n) for n in kube.list_nodes(client)]
         nodes_ready = bool(nodes) and all(n.ready for n in nodes)
         nodes_detail = "; ".join(str(n) for n in nodes) or "no nodes registered"
         ingress_ready = provider.ingress_ready(client)
@@ -192,23 +186,14 @@ class ClusterStep(BaseStep):
                 # A CoreDNS entry would be a cluster-wide change nobody asked for.
                 raise hn.existing_dns_refusal(choice, address, context)
             if choice.hosts_entry:
-                path = Path(ctx.paths.hosts_file)
-                text = path.read_text() if path.exists() else ""
-                hosts_ok = hn.hosts_has(text, address, choice.fqdn)
+                hosts_ok = hostname_setup.hosts_file_has(
+                    Path(ctx.paths.hosts_file), address, choice.fqdn
+                )
             if needs_dns:
                 dns_address = hn.in_cluster_address(address, client)
-                corefile = hn.read_corefile(client)
-                coredns_ok = corefile is not None and hn.corefile_has(
-                    corefile, dns_address, choice.fqdn
-                )
-        return ClusterFacts(
-            spec.provider,
-            spec.name,
-            status=status,
-            diff=diff,
-            owned=owned,
-            context=context,
-            kubeconfig=kubeconfig,
+                coredns_ok = hostname_setup.coredns_has(client, dns_address, choice.fqdn)
+        return dataclasses.replace(
+            base,
             nodes_ready=nodes_ready,
             nodes_detail=nodes_detail,
             ingress_ready=ingress_ready,
@@ -233,21 +218,13 @@ class ClusterStep(BaseStep):
             )
 
     def _choose_hostname(self, ctx: Context, address: str) -> hn.HostnameChoice:
-        wanted = ctx.profile.hostname
-        previous = ctx.outputs("cluster")
-        # Keep an earlier choice while the address is the same: the hostname is
-        # baked into certificates and Helm values, it must not flip between runs.
-        if (
-            wanted == "auto"
-            and previous.get("ingress_address") == address
-            and previous.get("hostname_mode") in ("wildcard", "local")
-        ):
-            return hn.HostnameChoice(
-                str(previous["hostname"]),
-                str(previous["hostname_mode"]),
-                previous["hostname_mode"] == "local",
-            )
-        return hn.choose(wanted, address, ctx.deployment, is_offline=hn.offline(ctx.shell.env))
+        return hostname_setup.keep_or_choose(
+            ctx.profile.hostname,
+            ctx.outputs("cluster"),
+            address,
+            ctx.deployment,
+            is_offline=hn.offline(ctx.shell.env),
+        )
 
     # -- plan / apply ------------------------------------------------------------
     def plan(self, ctx: Context, facts: ClusterFacts) -> Plan:
@@ -282,9 +259,9 @@ class ClusterStep(BaseStep):
         if context not in kube.list_contexts(kubeconfig)[0]:
             provider.restore_context()
         client = kube.api_client(context, kubeconfig)
-        kube.wait_nodes_ready(client, timeout=600, progress=ctx.progress)
+        readiness.wait_nodes_ready(client, timeout=600, progress=ctx.progress)
         if spec.provider != "existing":
-            kube.wait_workload_ready(
+            readiness.wait_workload_ready(
                 client, "Deployment", "kube-system", "coredns", timeout=300, progress=ctx.progress
             )
         if not provider.ingress_ready(client):
@@ -292,10 +269,20 @@ class ClusterStep(BaseStep):
         address = provider.ingress_address(client)
         choice = self._choose_hostname(ctx, address)
         if choice.hosts_entry:
-            self._add_hosts_line(ctx, address, choice.fqdn)
+            hosts = Path(ctx.paths.hosts_file)
+            added = hostname_setup.add_hosts_line(hosts, address, choice.fqdn, ctx.shell)
+            if added is not None:
+                ctx.record("line_added", **added)
         if hn.needs_cluster_dns(choice, address):
             pods_reach = hn.in_cluster_address(address, client)
-            self._add_coredns_entry(ctx, client, pods_reach, choice.fqdn, context, kubeconfig)
+            if hostname_setup.add_coredns_entry(client, pods_reach, choice.fqdn, context=context):
+                ctx.record(
+                    COREDNS_ENTRY,
+                    ip=pods_reach,
+                    fqdn=choice.fqdn,
+                    context=context,
+                    kubeconfig=kubeconfig,
+                )
         return self._outputs(ctx, provider, address, choice)
 
     def _recreate(self, ctx: Context, provider: ClusterProvider, action: Action) -> None:
@@ -318,42 +305,6 @@ class ClusterStep(BaseStep):
                 "or change the profile back",
             )
         provider.delete(ctx.progress)
-
-    def _add_hosts_line(self, ctx: Context, ip: str, fqdn: str) -> None:
-        path = Path(ctx.paths.hosts_file)
-        text = path.read_text() if path.exists() else ""
-        if hn.hosts_has(text, ip, fqdn):
-            return
-        conflicts = hn.hosts_conflicts(text, ip, fqdn)
-        if conflicts:
-            raise MboxedError(
-                f"{path} already maps {fqdn} elsewhere: {'; '.join(conflicts)}",
-                hint="remove that line, or set `hostname:` in the profile to another name",
-            )
-        line = hn.hosts_line(ip, fqdn)
-        prefix = "" if not text or text.endswith("\n") else "\n"
-        needs_root = not _writable(path)
-        if needs_root:
-            ctx.shell.run(["tee", "-a", str(path)], input=prefix + line + "\n", root=True)
-        else:
-            with path.open("a") as fh:
-                fh.write(prefix + line + "\n")
-        ctx.record("line_added", path=str(path), line=line, root=needs_root)
-
-    def _add_coredns_entry(
-        self, ctx: Context, client: Any, ip: str, fqdn: str, context: str, kubeconfig: str | None
-    ) -> None:
-        corefile = hn.read_corefile(client)
-        if corefile is None:
-            raise MboxedError(
-                f"the cluster of context {context!r} has no kube-system/coredns ConfigMap",
-                hint=f"make {fqdn} resolve to {ip} in the cluster's DNS yourself, "
-                "or set `hostname:` to a name your DNS serves",
-            )
-        if hn.corefile_has(corefile, ip, fqdn):
-            return
-        hn.write_corefile(client, hn.corefile_add(corefile, ip, fqdn))
-        ctx.record(COREDNS_ENTRY, ip=ip, fqdn=fqdn, context=context, kubeconfig=kubeconfig)
 
     def _outputs(
         self, ctx: Context, provider: ClusterProvider, address: str, choice: hn.HostnameChoice
@@ -392,28 +343,14 @@ class ClusterStep(BaseStep):
             elif entry.kind == COREDNS_ENTRY:
                 if deleting:
                     continue  # the cluster goes, and its DNS with it
-                _remove_coredns_entry(ctx, entry.data)
+                data = entry.data
+                problem = hostname_setup.remove_coredns_entry(
+                    data.get("context"), data.get("kubeconfig"), str(data["ip"]), str(data["fqdn"])
+                )
+                if problem:
+                    ctx.progress(f"CoreDNS entry for {data['fqdn']} not removed: {problem}")
             else:
                 revert(ctx, entry)
-
-
-def _remove_coredns_entry(ctx: Context, data: Mapping[str, Any]) -> None:
-    try:
-        client = kube.api_client(data.get("context"), data.get("kubeconfig"))
-        corefile = hn.read_corefile(client)
-    except (MboxedError, OSError) as exc:  # OSError: an unreadable kubeconfig
-        # The cluster is gone or unreachable: nothing is left to revert there.
-        ctx.progress(f"CoreDNS entry for {data.get('fqdn')} not removed: {exc}")
-        return
-    if corefile is not None and hn.corefile_has(corefile, str(data["ip"]), str(data["fqdn"])):
-        hn.write_corefile(client, hn.corefile_remove(corefile, str(data["ip"]), str(data["fqdn"])))
-
-
-def _writable(path: Path) -> bool:
-    import os
-
-    target = path if path.exists() else path.parent
-    return os.access(target, os.W_OK)
 
 
 def make() -> ClusterStep:

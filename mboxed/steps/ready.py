@@ -18,6 +18,7 @@ from typing import Any
 from mboxed import kube
 from mboxed.engine import Action, BaseStep, Context, Plan
 from mboxed.errors import Deferred, MboxedError
+from mboxed.readiness import workload_readiness
 from mboxed.sciencebox.diagnose import Diagnosis, diagnose_pod, pod_ready
 
 RELEASE_NAME = "meta.helm.sh/release-name"
@@ -57,7 +58,7 @@ class ReadyFacts:
 
 def unit_state(obj: Mapping[str, Any]) -> Unit:
     """A workload's readiness, as `kubectl rollout status` judges it (via
-    mboxed.kube); Jobs when they completed; a DaemonSet no node has to run is
+    mboxed.readiness); Jobs when they completed; a DaemonSet no node has to run is
     not waited for."""
     kind = str(obj.get("kind"))
     meta = obj.get("metadata") or {}
@@ -78,7 +79,7 @@ def unit_state(obj: Mapping[str, Any]) -> Unit:
     if kind == "DaemonSet" and int(status.get("desiredNumberScheduled", -1)) == 0:
         observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
         return Unit(kind, name, observed, "no node selected to run it")
-    state = kube.workload_readiness(obj)
+    state = workload_readiness(obj)
     return Unit(kind, name, state.ready, state.detail)
 
 

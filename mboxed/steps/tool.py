@@ -2,7 +2,7 @@
 
 A tool already on PATH (or in mboxed's bin dir) at an acceptable version is
 reused; its version is read from its own JSON/template output. Otherwise the
-pinned release (mboxed.downloads.PINNED) is downloaded, verified by sha256,
+pinned release (mboxed.pins.PINNED) is downloaded, verified by sha256,
 cached, and installed to the bin dir: ~/.local/bin, or /usr/local/bin as root.
 """
 
@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mboxed.downloads import PINNED, Downloader, Release, install_file, sha256_of
+from mboxed.downloads import Downloader
 from mboxed.engine import Action, BaseStep, Context, JournalEntry, Plan
+from mboxed.files import install_file, sha256_of
 from mboxed.host import normalize_arch, normalize_os
+from mboxed.pins import PINNED, Release
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 

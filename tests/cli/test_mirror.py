@@ -4,7 +4,6 @@ static tree that `python3 -m http.server` serves)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,39 +12,21 @@ from mboxed.providers.kind import INGRESS_NGINX_PATH
 from mboxed.sciencebox.chart import ChartRef
 from tests.cli.test_doctor import mboxed
 from tests.file_server import FileServer
-from tests.sciencebox.registry import chart_tgz
+from tests.sciencebox.registry import chart_tgz, helm_chart_manifest
 from tests.test_mirror import static_server
 
 
 def chart_tree(root: Path, ref: ChartRef, tgz: bytes) -> str:
     """The chart at its OCI paths in a static tree, as `helm push` stores it
     (helm/helm pkg/registry/client.go Push: config blob, one chart layer)."""
-    config = json.dumps({"name": "sciencebox", "version": ref.tag, "apiVersion": "v2"}).encode()
-    blobs = {"sha256:" + hashlib.sha256(b).hexdigest(): b for b in (config, tgz)}
-    config_digest, layer_digest = list(blobs)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.cncf.helm.config.v1+json",
-            "digest": config_digest,
-            "size": len(config),
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
-                "digest": layer_digest,
-                "size": len(tgz),
-            }
-        ],
-    }
+    config, manifest = helm_chart_manifest("sciencebox", ref.tag, tgz)
     tree = root / "v2" / ref.repository
     (tree / "blobs").mkdir(parents=True)
     (tree / "manifests").mkdir()
-    for digest, body in blobs.items():
-        (tree / "blobs" / digest).write_bytes(body)
+    for blob, body in ((manifest["config"], config), (manifest["layers"][0], tgz)):
+        (tree / "blobs" / blob["digest"]).write_bytes(body)
     (tree / "manifests" / ref.tag).write_text(json.dumps(manifest))
-    return layer_digest
+    return str(manifest["layers"][0]["digest"])
 
 
 def test_mirror_copies_the_chart_from_another_mirror_and_a_second_run_downloads_nothing(

@@ -345,6 +345,19 @@ class KubeAPIServer:
         return path
 
     # -- request handling -------------------------------------------------------
+    def _create(self, key: Key, body: dict[str, Any], kind: str, gv: str) -> tuple[int, Any]:
+        """Store a new object as the API server does: typed, stamped, and
+        (with `controllers`) brought to what its controller would make of it."""
+        body.setdefault("kind", kind)
+        body.setdefault("apiVersion", gv)
+        if kind == "Service":
+            self._allocate_cluster_ip(body)
+        self._stamp(body)
+        if self.controllers:
+            self._simulate_controller(body)
+        self.store[key] = body
+        return 201, copy.deepcopy(body)
+
     def _stamp(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
         self._rv += 1
@@ -569,30 +582,14 @@ class KubeAPIServer:
                     f'{plural} "{meta["name"]}" already exists',
                     {"name": meta["name"], "kind": plural},
                 )
-            body.setdefault("kind", kind)
-            body.setdefault("apiVersion", gv)
-            if kind == "Service":
-                self._allocate_cluster_ip(body)
-            self._stamp(body)
-            if self.controllers:
-                self._simulate_controller(body)
-            self.store[key] = body
-            return 201, copy.deepcopy(body)
+            return self._create(key, body, kind, gv)
         if method == "PATCH" and "apply-patch" in content_type and key not in self.store:
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "body must be a JSON object", {})
             body.setdefault("metadata", {})["name"] = name
             if namespaced:
                 body["metadata"]["namespace"] = ns or "default"
-            body.setdefault("kind", kind)
-            body.setdefault("apiVersion", gv)
-            if kind == "Service":
-                self._allocate_cluster_ip(body)
-            self._stamp(body)
-            if self.controllers:
-                self._simulate_controller(body)
-            self.store[key] = body
-            return 201, copy.deepcopy(body)
+            return self._create(key, body, kind, gv)
         if key not in self.store:
             raise self._not_found(plural, name)
         current = self.store[key]

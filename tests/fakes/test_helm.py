@@ -208,7 +208,7 @@ def test_hooks_are_kept_out_of_the_manifest_and_the_post_renderer(
     renderer.chmod(0o755)
     assert fake.upgrade("--post-renderer", str(renderer)).returncode == 0
     status = fake.status()
-    hook_source = "sciencebox/charts/swan/templates/hook-image-puller.yaml"
+    hook_source = "sciencebox/charts/swan/charts/jupyterhub/templates/hook-image-puller.yaml"
     assert "helm.sh/hook" not in seen.read_text() and hook_source not in seen.read_text()
     assert "helm.sh/hook" not in status["manifest"]
     (hook,) = status["hooks"]

@@ -170,6 +170,31 @@ class TokenServer:
 # --- the registry --------------------------------------------------------------------
 
 
+def helm_chart_manifest(
+    name: str, tag: str, tgz: bytes, *, layer_type: str | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    """The config blob and the OCI manifest `helm push` stores for a chart
+    (helm/helm pkg/registry/client.go Push: config blob, one chart layer)."""
+    config = json.dumps({"name": name, "version": tag, "apiVersion": "v2"}).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.cncf.helm.config.v1+json",
+            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": layer_type or "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                "digest": "sha256:" + hashlib.sha256(tgz).hexdigest(),
+                "size": len(tgz),
+            }
+        ],
+    }
+    return config, manifest
+
+
 @dataclass
 class Registry:
     url: str
@@ -211,26 +236,9 @@ class Registry:
         session = requests.Session()
         self._auth(session, repository)
         name = repository.rsplit("/", 1)[-1]
-        config = json.dumps({"name": name, "version": tag, "apiVersion": "v2"}).encode()
-        config_digest = self.push_blob(session, repository, config)
+        config, manifest = helm_chart_manifest(name, tag, tgz, layer_type=layer_type)
+        self.push_blob(session, repository, config)
         layer_digest = self.push_blob(session, repository, tgz)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.cncf.helm.config.v1+json",
-                "digest": config_digest,
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": layer_type
-                    or "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
-                    "digest": layer_digest,
-                    "size": len(tgz),
-                }
-            ],
-        }
         body = json.dumps(manifest).encode()
         put = session.put(
             f"{self.url}/v2/{repository}/manifests/{tag}",

@@ -7,18 +7,17 @@ packed the way upstream publishes them)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
-import tarfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mboxed.downloads import PINNED, DownloadError
+from mboxed.downloads import DownloadError
 from mboxed.engine import Options
+from mboxed.pins import PINNED, Release
 from mboxed.profile import load_profile
 from mboxed.shell import Shell
 from mboxed.steps.tool import (
@@ -38,6 +37,7 @@ from mboxed.steps.tool import (
 )
 from tests.file_server import FileServer
 from tests.steps.host_world import FAKE_BIN, HostWorld, make_world
+from tests.test_files import tar_gz
 
 PLATFORM = current_platform()
 REAL_KUBECTL = Path("/usr/bin/kubectl")
@@ -205,15 +205,15 @@ def test_unreadable_tool_is_named_in_the_plan() -> None:
 # --- three ways through a mirror on 127.0.0.1 ------------------------------------------------
 
 
-def tar_gz(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+def pinned_helm_archive(*, pinned: bool = True) -> tuple[bytes, Release, ToolStep]:
+    """A helm release archive of the stand-in helm, the release pinned to it
+    (or pinning nothing), and the helm step installing that release."""
+    if PLATFORM != "linux/amd64":
+        pytest.skip("packs the linux-amd64 archive layout")
+    archive = tar_gz({"linux-amd64/helm": (FAKE_BIN / "helm").read_bytes()})
+    sums = {PLATFORM: hashlib.sha256(archive).hexdigest()} if pinned else {}
+    release = replace(PINNED["helm"], sha256=sums)
+    return archive, release, ToolStep(replace(SPECS["helm"], release=release))
 
 
 def mirror_world(tmp_path: Path, server: FileServer, *overrides: str) -> HostWorld:
@@ -250,12 +250,8 @@ def test_kubectl_three_way_from_the_mirror_then_down(tmp_path: Path) -> None:
 
 
 def test_helm_from_the_mirror_verified_by_the_published_checksum_file(tmp_path: Path) -> None:
-    if PLATFORM != "linux/amd64":
-        pytest.skip("packs the linux-amd64 archive layout")
-    archive = tar_gz({"linux-amd64/helm": (FAKE_BIN / "helm").read_bytes()})
+    archive, release, step = pinned_helm_archive(pinned=False)  # use the .sha256sum beside it
     sha = hashlib.sha256(archive).hexdigest()
-    release = replace(PINNED["helm"], sha256={})  # not pinned: use the .sha256sum beside it
-    step = ToolStep(replace(SPECS["helm"], release=release))
     with FileServer() as server:
         path = url_path(release.file_url("linux/amd64"))
         server.add(path, archive)
@@ -272,11 +268,7 @@ def test_helm_from_the_mirror_verified_by_the_published_checksum_file(tmp_path: 
 
 
 def test_an_old_helm_in_the_bin_dir_is_replaced_and_down_puts_it_back(tmp_path: Path) -> None:
-    if PLATFORM != "linux/amd64":
-        pytest.skip("packs the linux-amd64 archive layout")
-    archive = tar_gz({"linux-amd64/helm": (FAKE_BIN / "helm").read_bytes()})
-    release = replace(PINNED["helm"], sha256={PLATFORM: hashlib.sha256(archive).hexdigest()})
-    step = ToolStep(replace(SPECS["helm"], release=release))
+    archive, release, step = pinned_helm_archive()
     with FileServer() as server:
         server.add(url_path(release.file_url(PLATFORM)), archive)
         world = mirror_world(tmp_path, server)
@@ -321,11 +313,7 @@ def test_provider_tool_three_way_from_the_mirror(
 
 
 def test_empty_mirror_fails_clearly_leaves_nothing_and_up_resumes(tmp_path: Path) -> None:
-    if PLATFORM != "linux/amd64":
-        pytest.skip("packs the linux-amd64 archive layout")
-    archive = tar_gz({"linux-amd64/helm": (FAKE_BIN / "helm").read_bytes()})
-    release = replace(PINNED["helm"], sha256={PLATFORM: hashlib.sha256(archive).hexdigest()})
-    step = ToolStep(replace(SPECS["helm"], release=release))
+    archive, release, step = pinned_helm_archive()
     with FileServer() as server:
         world = mirror_world(tmp_path, server)
         with pytest.raises(DownloadError) as caught:
