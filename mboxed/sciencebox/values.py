@@ -97,6 +97,7 @@ from mboxed.sciencebox.accounts import (
 )
 from mboxed.sciencebox.allocation import build_users, wanted_from_profile
 from mboxed.sciencebox.ldif import render_ldif
+from mboxed.sciencebox.pull_policy import values_overlay as pull_policy_values
 
 MASK = "********"
 
@@ -349,6 +350,7 @@ def build_values(
         }
     provider = profile.provider
     values = deep_merge(values, resources_for(size_mib(provider.memory), provider.cpus))
+    values = deep_merge(values, pull_policy_values())
     return deep_merge(values, profile.sciencebox.values)
 
 
