@@ -153,11 +153,25 @@ class Helm:
         return True
 
     def template(
-        self, release: str, chart: str, values: Sequence[str], post_renderer: str = ""
+        self,
+        release: str,
+        chart: str,
+        values: Sequence[str],
+        post_renderer: str = "",
+        *,
+        api_versions: Sequence[str] = (),
+        kube_version: str = "",
     ) -> str:
         """`helm template`: the manifests an install would apply, rendered
-        locally (helm contacts no cluster without --validate)."""
-        return self._run("template", release, chart, *_rendering(values, post_renderer))
+        locally (helm contacts no cluster without --validate). Offline, Helm
+        knows only the API versions it is told (`--api-versions`) and assumes
+        its own default Kubernetes version unless `--kube-version`."""
+        capabilities = [arg for api in api_versions for arg in ("--api-versions", api)]
+        if kube_version:
+            capabilities += ["--kube-version", kube_version]
+        return self._run(
+            "template", release, chart, *_rendering(values, post_renderer), *capabilities
+        )
 
 
 def _rendering(values: Sequence[str], post_renderer: str) -> list[str]:

@@ -1,0 +1,72 @@
+"""The chart's manifests rendered exactly as the `sciencebox` step installs
+them: the same generated values, the same post-renderer, the cluster's API
+versions. One function, `render_manifests`, so that there is one place to
+repoint when the project has a shared renderer.
+
+Images do not depend on secrets, users or the certificate, so the values
+are `preview_values` (what the stored state lacks is made up in memory and
+never written) and the render works before those steps ran: the `images`
+step runs right after the chart is cached, to start pulling early.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from mboxed.contract import Context
+from mboxed.errors import Deferred, MboxedError
+from mboxed.hostname import resolve_hostname
+
+# What `helm template` cannot ask a cluster, told as the installed cluster
+# would answer (z2jh 1.2.0 renders a removed Ingress version without it).
+API_VERSIONS = ("networking.k8s.io/v1/Ingress",)
+
+
+def chart_path(ctx: Context) -> str:
+    chart = ctx.outputs("chart")
+    if not chart.get("path"):
+        raise Deferred("chart", "the chart is not cached yet")
+    if not Path(str(chart["path"])).exists():
+        raise MboxedError(
+            f"the cached chart {chart['path']} is gone",
+            hint="run `mboxed up --only chart` to pull it again",
+        )
+    return str(chart["path"])
+
+
+def render_manifests(ctx: Context) -> str:
+    """`helm template` of the cached chart with the deployment's values and
+    post-renderer: the manifests `helm upgrade --install` would apply."""
+    from mboxed.sciencebox import secrets as sb_secrets
+    from mboxed.sciencebox.helm import Helm
+    from mboxed.sciencebox.postrender import make_config, write_post_renderer
+    from mboxed.sciencebox.values import preview_values
+
+    profile = ctx.profile
+    sb = profile.sciencebox
+    chart = chart_path(ctx)
+    hostname = resolve_hostname(profile.hostname, ctx.outputs("cluster").get("hostname"))
+    secrets = sb_secrets.complete(ctx.outputs("secrets"))
+    values, _notes = preview_values(
+        profile, hostname, secrets, ctx.outputs("users"), ctx.outputs("tls")
+    )
+    components = {"swan": sb.components.swan, "cernbox": sb.components.cernbox}
+    helm = Helm(ctx.shell, sb.namespace, str(ctx.outputs("helm").get("path") or "helm"))
+    ctx.shell.add_secret(*sb_secrets.secret_values(secrets))
+    with tempfile.TemporaryDirectory(prefix="mboxed-render-") as tmp:
+        values_path = Path(tmp) / "values.json"
+        fd = os.open(values_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(values, out, default=str)
+        renderer = write_post_renderer(Path(tmp) / "postrender", make_config(secrets, components))
+        return helm.template(
+            sb.release,
+            chart,
+            [str(values_path)],
+            str(renderer),
+            api_versions=API_VERSIONS,
+            kube_version=str(profile.provider.kubernetes_version),
+        )
