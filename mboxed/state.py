@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -115,6 +116,8 @@ class State:
         self.path = path
         self.deployment = deployment
         self.data: dict[str, Any] = data if data is not None else _empty(deployment)
+        # a background task (mboxed.tasks) saves from its worker threads
+        self.lock = threading.RLock()
 
     @property
     def exists(self) -> bool:
@@ -157,6 +160,10 @@ class State:
         return dict(self.data["steps"].get(name, {}).get("outputs", {}))
 
     def save(self) -> None:
+        with self.lock:
+            self._save()
+
+    def _save(self) -> None:
         self.data["updated"] = now_iso()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # A value JSON cannot represent fails here, before anything on disk changes.

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "profiles": ("mboxed.cli.profiles:profiles", "List and show profiles."),
     "users": ("mboxed.cli.users:users", "List and export the deployment's users."),
     "values": ("mboxed.cli.values:values", "Print the generated Helm values."),
+    "images": ("mboxed.cli.images:images", "List every image: where used, size, on the node."),
     "verify": ("mboxed.cli.verify:verify", "Run the smoke test against the deployment."),
     "trust": ("mboxed.cli.trust:trust", "Add the local CA to this host's trust store."),
     "logs": ("mboxed.cli.logs:logs", "Show the deployment's log."),

@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mboxed.images.pull import NodeImage, Progress, Pulled, normalised, pull_failed
+from mboxed.images.pull import (
+    NodeImage,
+    NodeUnreachable,
+    Progress,
+    Pulled,
+    normalised,
+    pull_failed,
+)
 from mboxed.images.reference import Reference
 
 
@@ -48,7 +55,10 @@ def client_for(env: Mapping[str, str]) -> Any:
             ca_cert=str(certs / "ca.pem"),
             verify=True,
         )
-    return docker.APIClient(base_url=env["DOCKER_HOST"], tls=tls, timeout=600, version="auto")
+    try:
+        return docker.APIClient(base_url=env["DOCKER_HOST"], tls=tls, timeout=600, version="auto")
+    except docker.errors.DockerException as exc:
+        raise NodeUnreachable(f"the node's Docker engine at {env['DOCKER_HOST']}: {exc}") from None
 
 
 @dataclass
@@ -118,7 +128,12 @@ class DockerPuller:
         self.client = client
 
     def images(self) -> list[NodeImage]:
-        return node_images(self.client.images())
+        import docker
+
+        try:
+            return node_images(self.client.images())
+        except docker.errors.DockerException as exc:
+            raise NodeUnreachable(f"the node's Docker engine: {exc}") from None
 
     def pull(self, reference: Reference, progress: Progress) -> Pulled:
         import docker

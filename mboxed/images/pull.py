@@ -42,6 +42,11 @@ class PullFailed(MboxedError):
     """A pull the registry refused or could not answer."""
 
 
+class NodeUnreachable(MboxedError):
+    """The node's image store does not answer: no pre-pull (the pods still
+    pull for themselves when they start)."""
+
+
 def pull_failed(image: str, answer: str) -> PullFailed:
     """The error for a failed pull: the image, the registry's answer, and the
     ways around it."""
