@@ -5,39 +5,28 @@ what to do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from mboxed.images.docker_pull import DockerPuller, client_for, parse_docker_env, stream_digest
 from mboxed.images.pull import PullFailed, find, present, recorded_digest
 from mboxed.images.reference import parse
-from tests.sciencebox.registry import REGISTRY_BIN
 from tests.services import dockerd as dockerd_service
 from tests.services.registry import (
     Registry,
     push_image,
     push_index,
     random_layers,
-    running_registry,
 )
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dockerd_service.Dockerd]:
-    why = dockerd_service.available()
-    if why:
-        pytest.skip(why)
-    with dockerd_service.running_dockerd(tmp_path_factory.mktemp("dockerd")) as daemon:
-        yield daemon
+@pytest.fixture
+def engine(private_dockerd: dockerd_service.Dockerd) -> dockerd_service.Dockerd:
+    return private_dockerd
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    if REGISTRY_BIN is None:
-        pytest.skip("docker-registry not installed")
-    with running_registry(tmp_path_factory.mktemp("registry"), token_auth=False) as reg:
-        yield reg
+@pytest.fixture
+def registry(image_registry: Registry) -> Registry:
+    return image_registry
 
 
 def host_of(registry: Registry) -> str:
