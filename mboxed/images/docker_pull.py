@@ -47,15 +47,15 @@ def client_for(env: Mapping[str, str]) -> Any:
     """A docker APIClient for the endpoint and certificates of an environment."""
     import docker
 
-    tls: Any = False
-    if env.get("DOCKER_TLS_VERIFY") == "1" and env.get("DOCKER_CERT_PATH"):
-        certs = Path(env["DOCKER_CERT_PATH"])
-        tls = docker.tls.TLSConfig(
-            client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
-            ca_cert=str(certs / "ca.pem"),
-            verify=True,
-        )
     try:
+        tls: Any = False
+        if env.get("DOCKER_TLS_VERIFY") == "1" and env.get("DOCKER_CERT_PATH"):
+            certs = Path(env["DOCKER_CERT_PATH"])
+            tls = docker.tls.TLSConfig(
+                client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
+                ca_cert=str(certs / "ca.pem"),
+                verify=True,
+            )
         return docker.APIClient(base_url=env["DOCKER_HOST"], tls=tls, timeout=600, version="auto")
     except docker.errors.DockerException as exc:
         raise NodeUnreachable(f"the node's Docker engine at {env['DOCKER_HOST']}: {exc}") from None

@@ -5,10 +5,12 @@ what to do."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mboxed.images.docker_pull import DockerPuller, client_for, parse_docker_env, stream_digest
-from mboxed.images.pull import PullFailed, find, present, recorded_digest
+from mboxed.images.pull import NodeUnreachable, PullFailed, find, present, recorded_digest
 from mboxed.images.reference import parse
 from tests.services import dockerd as dockerd_service
 from tests.services.registry import (
@@ -111,3 +113,12 @@ def test_an_error_in_the_stream_is_a_pull_failure() -> None:
     with pytest.raises(PullFailed) as failed:
         stream_digest(messages, lambda d, t: None, "docker.io/library/busybox:stable")
     assert "pull limit" in failed.value.hint
+
+
+def test_an_engine_that_does_not_answer_is_unreachable_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(NodeUnreachable, match=r"127\.0\.0\.1:9"):
+        client_for({"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    # minikube's format, certificates missing (a node being recreated)
+    env = {"DOCKER_HOST": "tcp://127.0.0.1:9", "DOCKER_TLS_VERIFY": "1"}
+    with pytest.raises(NodeUnreachable):
+        client_for({**env, "DOCKER_CERT_PATH": str(tmp_path / "none")})
