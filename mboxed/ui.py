@@ -137,8 +137,6 @@ class LiveReporter(PlainReporter):
         else:
             super().step_progress(name, message)
 
-    TASK_EVERY = 0.25
-
     def task_progress(self, name: str, summary: str) -> None:
         """Background work (image pulls: bytes, rate, time left) under the
         running step's spinner."""

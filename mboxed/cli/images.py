@@ -24,7 +24,7 @@ from mboxed.errors import Deferred, MboxedError
 def image_rows(app: App) -> list[dict[str, Any]]:
     from mboxed.images.ingress import ingress_images
     from mboxed.images.inventory import inventory
-    from mboxed.images.pull import NodeUnreachable, find, present
+    from mboxed.images.pull import find, present
     from mboxed.images.rendered import render_manifests
     from mboxed.images.wanted import recorded_pins
     from mboxed.tasks import stored
@@ -49,7 +49,7 @@ def image_rows(app: App) -> list[dict[str, Any]]:
         try:
             puller = puller_for(ctx)
             store = puller.images() if puller is not None else None
-        except (NodeUnreachable, MboxedError):
+        except MboxedError:  # NodeUnreachable among them: the node is then unknown
             store = None
     rows = []
     for img in images:

@@ -9,10 +9,11 @@ import contextlib
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.services.daemon import running
 
 CONTAINERD = shutil.which("containerd") or "/usr/bin/containerd"
 CTR = shutil.which("ctr") or "/usr/bin/ctr"
@@ -49,34 +50,14 @@ def running_containerd(directory: Path) -> Iterator[Containerd]:
         f'[grpc]\n  address = "{sock}"\n'
         f'[ttrpc]\n  address = "{sock}.ttrpc"\n'
     )
-    log = (directory / "containerd.log").open("wb")
-    proc = subprocess.Popen(
-        [CONTAINERD, "--config", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+
+    def ready() -> bool:
+        argv = [CTR, "--address", str(sock), "version"]
+        return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            ready = subprocess.run(
-                [CTR, "--address", str(sock), "version"], capture_output=True, timeout=10
-            )
-            if ready.returncode == 0:
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "containerd did not start: "
-                    + (directory / "containerd.log").read_text(errors="replace")[-3000:]
-                )
-            time.sleep(0.1)
-        yield Containerd(sock)
+        argv = [CONTAINERD, "--config", str(config)]
+        with running(argv, directory / "containerd.log", ready, timeout=30):
+            yield Containerd(sock)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
         shutil.rmtree(sock_dir, ignore_errors=True)

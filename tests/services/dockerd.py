@@ -13,12 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.services.daemon import running
 
 DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
 
@@ -50,55 +49,38 @@ def running_dockerd(directory: Path) -> Iterator[Dockerd]:
     sock_dir = Path(f"/tmp/mbx-dockerd-{os.getpid()}-{abs(hash(directory)) % 10**8}")
     sock_dir.mkdir(mode=0o700, exist_ok=True)
     sock = sock_dir / "docker.sock"
-    log = (directory / "dockerd.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            DOCKERD,
-            "--host",
-            f"unix://{sock}",
-            "--data-root",
-            str(directory / "root"),
-            "--exec-root",
-            str(sock_dir / "exec"),
-            "--pidfile",
-            str(directory / "docker.pid"),
-            "--bridge",
-            "none",
-            "--iptables=false",
-            "--ip6tables=false",
-            "--containerd-namespace",
-            f"mbx{os.getpid()}",
-            "--containerd-plugins-namespace",
-            f"mbx{os.getpid()}p",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
+    argv = [
+        DOCKERD,
+        "--host",
+        f"unix://{sock}",
+        "--data-root",
+        str(directory / "root"),
+        "--exec-root",
+        str(sock_dir / "exec"),
+        "--pidfile",
+        str(directory / "docker.pid"),
+        "--bridge",
+        "none",
+        "--iptables=false",
+        "--ip6tables=false",
+        "--containerd-namespace",
+        f"mbx{os.getpid()}",
+        "--containerd-plugins-namespace",
+        f"mbx{os.getpid()}p",
+    ]
+
+    def ready() -> bool:
         import docker
 
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "dockerd did not start: "
-                    + (directory / "dockerd.log").read_text(errors="replace")[-3000:]
-                )
-            if sock.exists():
-                try:
-                    docker.APIClient(base_url=f"unix://{sock}", timeout=5).ping()
-                    break
-                except Exception:
-                    pass
-            time.sleep(0.1)
-        yield Dockerd(sock, directory / "root", proc.pid)
-    finally:
-        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            return bool(
+                sock.exists() and docker.APIClient(base_url=f"unix://{sock}", timeout=5).ping()
+            )
+        except Exception:
+            return False
+
+    try:
+        with running(argv, directory / "dockerd.log", ready) as proc:
+            yield Dockerd(sock, directory / "root", proc.pid)
+    finally:
         shutil.rmtree(sock_dir, ignore_errors=True)
