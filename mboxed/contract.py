@@ -132,6 +132,7 @@ class Context:
     profile_name: str = ""
     current_step: str | None = None
     confirm_fn: Callable[[str], bool] | None = None
+    tasks: Any = None  # mboxed.tasks.Tasks: background work of this run (the engine's)
 
     def command_line(self, command: str) -> str:
         """How the user runs `command` on this deployment (for hints)."""

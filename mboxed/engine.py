@@ -40,6 +40,18 @@ from mboxed.state import deployment_lock, now_iso, stable_hash
 
 log = logging.getLogger("mboxed.engine")
 
+
+def _tasks_for(ctx: Context) -> Any:
+    """The run's background tasks, their changes shown by the reporter."""
+    from mboxed.tasks import Tasks
+
+    tasks = Tasks(ctx.state)
+    show = getattr(ctx.reporter, "task_progress", None)
+    if show is not None:
+        tasks.on_change = lambda task: show(task.name, task.summary())
+    return tasks
+
+
 # --- the pipeline --------------------------------------------------------------
 
 
@@ -140,6 +152,8 @@ class Pipeline:
         chosen = self.select(only, from_)
         if ctx.options.dry_run:
             return self._dry_run(ctx, chosen, command)
+        if ctx.tasks is None:
+            ctx.tasks = _tasks_for(ctx)
         lock = ctx.paths.lock_file(ctx.deployment)
         with deployment_lock(lock, command), _sigterm_as_interrupt():
             return self._run(ctx, chosen, command)
@@ -201,15 +215,35 @@ class Pipeline:
         try:
             for step in chosen:
                 results.append(self._run_step(ctx, step, command))
+            self._await_tasks(ctx)
             outcome = "ok"
         except (Interrupted, KeyboardInterrupt):
             outcome = "interrupted"
             raise
         finally:
+            if ctx.tasks is not None:
+                ctx.tasks.shutdown(wait=False)
             state.data["last_run"].update(ended=now_iso(), result=outcome)
             state.save()
             ctx.reporter.run_finished(outcome == "ok")
         return results
+
+    def _await_tasks(self, ctx: Context) -> None:
+        """Background work a run started outlives no run: what no step
+        awaited (`up --only images`) is awaited here, under its own name."""
+        if ctx.tasks is None:
+            return
+        for name in list(ctx.tasks.tasks):
+            if ctx.tasks.running(name) is None:
+                continue
+            ctx.reporter.step_started(name, None)
+            started = time.monotonic()
+            try:
+                ctx.tasks.wait(name, lambda line, name=name: ctx.reporter.step_progress(name, line))
+            except MboxedError as exc:
+                ctx.reporter.step_failed(name, exc, time.monotonic() - started)
+                raise
+            ctx.reporter.step_skipped(name, "background work finished", time.monotonic() - started)
 
     def _run_step(self, ctx: Context, step: Step, command: str = "up") -> StepResult:
         state = ctx.state

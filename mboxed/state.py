@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -167,6 +168,23 @@ class _LastRun(_Strict):
     ended: str | None = None
 
 
+class _TaskItem(_Open):
+    """One item of a background task (mboxed/tasks.py); results ride along."""
+
+    status: str
+    label: str | None = None
+    bytes: int | None = None
+    total: int | None = None
+    error: str | None = None
+
+
+class _Task(_Open):
+    status: str | None = None
+    started: str | None = None
+    ended: str | None = None
+    items: dict[str, _TaskItem] = Field(default_factory=dict)
+
+
 class _StateFile(_Strict):
     schema_: int = Field(alias="schema")
     deployment: str | None = None
@@ -176,6 +194,7 @@ class _StateFile(_Strict):
     last_run: _LastRun | None = None
     options: dict[str, Any] | None = None
     steps: dict[str, _StepRecord]
+    tasks: dict[str, _Task] | None = None
 
 
 def _problems(model: type[BaseModel], value: Any, prefix: tuple[str, ...]) -> list[str]:
@@ -243,6 +262,8 @@ class State:
         self.path = path
         self.deployment = deployment
         self.data: dict[str, Any] = data if data is not None else _empty(deployment)
+        # a background task (mboxed.tasks) saves from its worker threads
+        self.lock = threading.RLock()
 
     @property
     def exists(self) -> bool:
@@ -297,6 +318,10 @@ class State:
         return self.path.with_suffix(".yaml.bak")
 
     def save(self) -> None:
+        with self.lock:
+            self._save()
+
+    def _save(self) -> None:
         """Write the state atomically, after copying the last saved one to the
         backup, atomically too: a write cut short (a full disk) leaves both
         files as they were. A failure is one StateError naming the file."""

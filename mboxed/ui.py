@@ -55,6 +55,17 @@ class PlainReporter:
     def step_progress(self, name: str, message: str) -> None:
         self._say(f"    {name}: {message}")
 
+    # A background task reports from its worker threads, often: a line every
+    # TASK_EVERY seconds is enough for a log.
+    TASK_EVERY = 10.0
+
+    def task_progress(self, name: str, summary: str) -> None:
+        now = time.monotonic()
+        last = self.__dict__.setdefault("_task_shown", {})
+        if now - last.get(name, -self.TASK_EVERY) >= self.TASK_EVERY:
+            last[name] = now
+            self._say(f"    {name} (background): {summary}")
+
     def step_planned(self, name: str, plan: Plan, note: str) -> None:
         if plan.blocked:
             self._say(f"  {MARKS['failed']} {name}: blocked: {plan.reason}")
@@ -100,6 +111,7 @@ class LiveReporter(PlainReporter):
         super().__init__(self.console.file)
         self._status: Status | None = None
         self._label = ""
+        self._background = ""
 
     def _say(self, text: str) -> None:
         style = next((STYLES[m] for m in STYLES if text.lstrip().startswith(m)), None)
@@ -124,6 +136,14 @@ class LiveReporter(PlainReporter):
             self._status.update(f"{self._label} · {elapsed} · {message}")
         else:
             super().step_progress(name, message)
+
+    def task_progress(self, name: str, summary: str) -> None:
+        """Background work (image pulls: bytes, rate, time left) under the
+        running step's spinner."""
+        self._background = f"{name}: {summary}"
+        if self._status is not None:
+            elapsed = _secs(time.monotonic() - self._started)
+            self._status.update(f"{self._label} · {elapsed}\n  ⇣ {self._background}")
 
     def step_skipped(self, name: str, reason: str, elapsed: float) -> None:
         self._stop()

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "real_helm" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.real_helm)
+
+
+@pytest.fixture(scope="session")
+def private_dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real dockerd of the tests' own (tests/services/dockerd.py); skips
+    without root or dockerd."""
+    from tests.services import dockerd
+
+    why = dockerd.available()
+    if why:
+        pytest.skip(why)
+    with dockerd.running_dockerd(tmp_path_factory.mktemp("dockerd")) as daemon:
+        yield daemon
+
+
+@pytest.fixture(scope="session")
+def image_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real docker-registry on loopback to push test images to
+    (tests/services/registry.py); skips without docker-registry."""
+    from tests.sciencebox.registry import REGISTRY_BIN
+    from tests.services.registry import running_registry
+
+    if REGISTRY_BIN is None:
+        pytest.skip("docker-registry is not installed (Debian package docker-registry)")
+    with running_registry(tmp_path_factory.mktemp("image-registry"), token_auth=False) as reg:
+        yield reg

@@ -42,6 +42,7 @@ from mboxed.profile import load_profile
 from mboxed.sciencebox.chart import ChartRef
 from mboxed.ui import PlainReporter
 from tests.fakes.kube_api import KubeAPIServer
+from tests.helm import real_helm_path
 from tests.sciencebox.https_site import Site, _handler
 from tests.sciencebox.registry import Registry, chart_tgz, running_registry
 
@@ -299,6 +300,10 @@ def end_to_end(tmp_path: Path, profile: str, *, extra_env: dict[str, str]) -> It
             "MBOXED_FAKE_KUBE_API": api.url,
             "MBOXED_FAKE_HELM_OBJECTS": str(objects),
             "MBOXED_FAKE_MINIKUBE_IP": "127.0.0.1",
+            # the `images` step renders the chart: the real Helm does (no
+            # cluster needed); the node's dockerd is not modelled here, so the
+            # step finds no image store at tcp://127.0.0.1:2376 and skips
+            "MBOXED_FAKE_HELM_REAL": str(real_helm_path() or ""),
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH", "")) if p
             ),

@@ -50,6 +50,7 @@ PLAN_ON_A_FRESH_STATE = {
     "kind": "skipped",
     "cluster": "planned",
     "chart": "planned",
+    "images": "deferred",
     "secrets": "planned",
     "tls": "planned",
     "users": "planned",
@@ -60,8 +61,8 @@ PLAN_ON_A_FRESH_STATE = {
 }
 
 # What may run on a deployment that is up: reads only.
-MINIKUBE_READS = (["version"], ["status"], ["profile", "list"], ["ip"])
-HELM_READS = (["version"], ["status"], ["get", "values"], ["list"])
+MINIKUBE_READS = (["version"], ["status"], ["profile", "list"], ["ip"], ["docker-env"])
+HELM_READS = (["version"], ["status"], ["get", "values"], ["list"], ["template"])
 
 
 @pytest.fixture

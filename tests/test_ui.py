@@ -70,3 +70,22 @@ def test_a_failure_that_names_its_step_names_it_once() -> None:
     out = io.StringIO()
     PlainReporter(out).step_failed("preflight", MboxedError("preflight: cpu: 2 (need 4)"), 0.1)
     assert out.getvalue() == "  ✗ preflight: cpu: 2 (need 4) (0.1s)\n"
+
+
+def test_background_progress_is_a_line_every_ten_seconds_in_plain_output() -> None:
+    out = io.StringIO()
+    reporter = PlainReporter(out)
+    reporter.task_progress("images", "pulling systemuser 1.2 GB/3.4 GB")
+    reporter.task_progress("images", "pulling systemuser 1.3 GB/3.4 GB")  # too soon
+    assert out.getvalue() == "    images (background): pulling systemuser 1.2 GB/3.4 GB\n"
+
+
+def test_background_progress_shows_under_the_running_step_on_a_terminal() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    reporter = LiveReporter(console)
+    reporter.step_started("secrets", None)
+    reporter.task_progress("images", "pulling systemuser 1.2 GB/3.4 GB, 25 MB/s, 1m28s left")
+    assert reporter._status is not None
+    shown = str(reporter._status.renderable.text)
+    assert "secrets" in shown and "pulling systemuser 1.2 GB/3.4 GB, 25 MB/s" in shown
+    reporter.run_finished(True)

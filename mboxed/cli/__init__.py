@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mboxed.cli.render:render",
         "Render the manifests the install would apply (helm template).",
     ),
+    "images": ("mboxed.cli.images:images", "List every image: where used, size, on the node."),
     "verify": ("mboxed.cli.verify:verify", "Run the smoke test against the deployment."),
     "trust": ("mboxed.cli.trust:trust", "Add the local CA to this host's trust store."),
     "logs": ("mboxed.cli.logs:logs", "Show the deployment's log."),

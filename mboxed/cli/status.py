@@ -74,6 +74,24 @@ def drift(app: App) -> list[dict[str, str]]:
     return out
 
 
+def background_tasks(data: dict[str, Any]) -> dict[str, Any]:
+    """Each background task the last runs recorded: its status and items
+    (an item `running` in a run that is over was cut short: `up` resumes it)."""
+    found = {}
+    for name, task in (data.get("tasks") or {}).items():
+        items = task.get("items") or {}
+        by_status: dict[str, int] = {}
+        for item in items.values():
+            by_status[item.get("status", "?")] = by_status.get(item.get("status", "?"), 0) + 1
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+        found[name] = {
+            "status": task.get("status"),
+            "items": items,
+            "summary": f"{task.get('status')} ({counts or 'no items'})",
+        }
+    return found
+
+
 @click.command()
 @deployment_options(profile=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -101,6 +119,7 @@ def status(app: App, as_json: bool) -> None:
         "last_run": state.data.get("last_run") if state.exists else None,
         "steps": steps,
         "drift": [],
+        "tasks": background_tasks(state.data) if state.exists else {},
         "cluster": None,
         "urls": {},
     }
@@ -124,6 +143,8 @@ def status(app: App, as_json: bool) -> None:
         if entry["step"] in drifted:
             extra += "  (drift: profile changed; `mboxed up` applies it)"
         click.echo(f"  {entry['step']:<11} {entry['status']}{extra}")
+    for name, task in report["tasks"].items():
+        click.echo(f"  {name:<11} background: {task['summary']}")
     cluster = report["cluster"]
     if cluster:
         owner = "created by mboxed" if cluster.get("created_by_mboxed") else "not created by mboxed"

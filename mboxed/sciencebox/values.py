@@ -46,6 +46,7 @@ from mboxed.sciencebox.accounts import (
 from mboxed.sciencebox.allocation import build_users, wanted_from_profile
 from mboxed.sciencebox.chart_fixes import chart_fixes, check_eos_persistence
 from mboxed.sciencebox.ldif import render_ldif
+from mboxed.sciencebox.pull_policy import values_overlay as pull_policy_values
 
 SWAN_TLS_SECRET = "sciencebox-swan-tls"
 
@@ -198,6 +199,7 @@ def build_values(
     provider = profile.provider
     values = deep_merge(values, chart_fixes(host, s["jupyterhub_crypt_key"]))
     values = deep_merge(values, resources_for(size_mib(provider.memory), provider.cpus))
+    values = deep_merge(values, pull_policy_values())
     values = deep_merge(values, profile.sciencebox.values)
     check_eos_persistence(values)
     return values

@@ -21,6 +21,8 @@ PIPELINE: tuple[tuple[str, str], ...] = (
     ("kind", "mboxed.steps.tool:kind"),
     ("cluster", "mboxed.steps.cluster:make"),
     ("chart", "mboxed.steps.chart:make"),
+    # right after the chart it renders: the pulls run alongside the steps below
+    ("images", "mboxed.steps.images:make"),
     ("secrets", "mboxed.steps.secrets:make"),
     ("tls", "mboxed.steps.tls:make"),
     ("users", "mboxed.steps.users:make"),

@@ -161,6 +161,10 @@ def last_log_lines(client: Any, namespace: str, pod: str, container: str, lines:
     return ""
 
 
+# the engine's background task of the `images` step (mboxed.steps.images.TASK)
+IMAGES_TASK = "images"
+
+
 class ReadyStep(BaseStep):
     name = "ready"
     description = "every ScienceBox workload ready; what is stuck explained"
@@ -191,7 +195,12 @@ class ReadyStep(BaseStep):
         return self._read(ctx, self._client(ctx))
 
     def plan(self, ctx: Context, facts: ReadyFacts) -> Plan:
-        return plan_ready(facts, ctx.profile.sciencebox.release)
+        plan = plan_ready(facts, ctx.profile.sciencebox.release)
+        pulling = ctx.tasks.running(IMAGES_TASK) if ctx.tasks is not None else None
+        if pulling is not None:
+            wait = Action(f"wait for the image pulls ({pulling.summary()})", kind="wait")
+            return Plan([*plan.actions, wait])
+        return plan
 
     def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any] | None:
         client = self._client(ctx)
@@ -203,10 +212,17 @@ class ReadyStep(BaseStep):
         while True:
             facts = self._read(ctx, client)
             line = facts.counter() if facts.units else "waiting for workloads to appear"
+            # A pod waiting for its image says ContainerCreating; the pull
+            # under way says what is really happening.
+            pulling = ctx.tasks.running(IMAGES_TASK) if ctx.tasks is not None else None
+            if pulling is not None:
+                line = f"{pulling.summary()}; {line}"
             if line != shown:
                 ctx.progress(line)
                 shown = line
-            if facts.units and not facts.waiting:
+            if pulling is None and ctx.tasks is not None:
+                ctx.tasks.wait(IMAGES_TASK, ctx.progress)  # finished: raises if a pull failed
+            if facts.units and not facts.waiting and pulling is None:
                 return {"workloads": len(facts.units)}
             if any(u.failed for u in facts.units):
                 raise self._failed(ctx, client, facts)

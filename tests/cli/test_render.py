@@ -31,7 +31,7 @@ def test_render_before_up_writes_nothing_and_masks_secrets(real_helm: Helm) -> N
     assert "secrets masked as <masked>" in result.stdout
     docs = documents(result.stdout)
     assert {d.kind for d in docs} >= {"StatefulSet", "Secret", "Ingress", "ConfigMap"}
-    (secret,) = [d.obj for d in docs if d.kind == "Secret"]
+    (secret,) = [d.obj for d in docs if d.kind == "Secret" and "stringData" in d.obj]
     assert set(secret["stringData"].values()) == {"<masked>"}
     assert 'jwt_secret = "<masked>"' in result.stdout and "POZSOrl" not in result.stdout
     assert tree(home) == before and not state_file().exists()

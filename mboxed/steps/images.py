@@ -1,0 +1,149 @@
+"""Step `images`: every image of the deployment on the node before the pods
+ask for it, pulled in the background while the install goes on.
+
+facts: the render (exactly as the `sciencebox` step installs it), its
+inventory, the node's image store, the recorded digests, and whether this
+run's pulls are under way. plan: a pull for each image the node lacks.
+apply: starts the pulls as the engine's background task `images` and
+returns; `ready` awaits it. The digest each first pull resolves is recorded
+(outputs `pins`, kept across `down`): later pulls, here or on another
+laptop given the same pins, fetch exactly those bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mboxed.engine import Action, BaseStep, Context, Plan
+from mboxed.images.inventory import Image
+from mboxed.images.pull import NodeImage, NodeUnreachable, Puller
+from mboxed.images.wanted import Wanted, missing, pins_from_node, recorded_pins
+
+TASK = "images"
+Render = Callable[[Context], str]
+PullerFor = Callable[[Context], "Puller | None"]
+
+
+@dataclass
+class ImagesFacts:
+    images: list[Image]
+    store: list[NodeImage] = field(default_factory=list)
+    pins: dict[str, str] = field(default_factory=dict)
+    puller: Puller | None = None
+    running: bool = False
+    no_puller: str = ""
+
+
+def _render(ctx: Context) -> str:
+    from mboxed.images.rendered import render_manifests
+
+    return render_manifests(ctx)
+
+
+def _puller(ctx: Context) -> Puller | None:
+    from mboxed.images.pullers import puller_for
+
+    return puller_for(ctx)
+
+
+class ImagesStep(BaseStep):
+    name = "images"
+    description = "every image on the node before it is needed, pulled alongside the install"
+    # the recorded digests decide what a re-install runs: `down` keeps them
+    keeps_outputs_on_down = True
+
+    def __init__(self, render: Render = _render, puller_for: PullerFor = _puller) -> None:
+        self._render = render
+        self._puller_for = puller_for
+
+    def inputs(self, ctx: Context) -> Mapping[str, Any]:
+        return {
+            "provider": ctx.profile.provider.name,
+            "chart_digest": ctx.outputs("chart").get("digest"),
+        }
+
+    def facts(self, ctx: Context) -> ImagesFacts:
+        from mboxed.errors import Deferred
+        from mboxed.images.ingress import ingress_images
+        from mboxed.images.inventory import inventory
+        from mboxed.tasks import stored
+
+        if not ctx.outputs("cluster"):
+            raise Deferred("cluster")
+        images = inventory(self._render(ctx), ingress_images(ctx.profile.provider.name))
+        pins = recorded_pins(ctx.outputs(self.name), stored(ctx.state, TASK))
+        try:
+            puller = self._puller_for(ctx)
+            if puller is None:
+                reason = (
+                    f"provider {ctx.profile.provider.name}: the cluster pulls its images itself"
+                )
+                return ImagesFacts(images, pins=pins, no_puller=reason)
+            store = puller.images()
+        except NodeUnreachable as exc:
+            # a pre-pull only saves time: the pods still pull when they start
+            reason = f"no pre-pull: {exc.message}; the pods pull their images when they start"
+            return ImagesFacts(images, pins=pins, no_puller=reason)
+        running = ctx.tasks is not None and ctx.tasks.running(TASK) is not None
+        return ImagesFacts(images, store, pins_from_node(images, store, pins), puller, running)
+
+    def plan(self, ctx: Context, facts: ImagesFacts) -> Plan:
+        if facts.no_puller:
+            return Plan.nothing(facts.no_puller)
+        wanted = missing(facts.images, facts.store, facts.pins)
+        if not wanted:
+            return Plan.nothing(f"all {len(facts.images)} images are on the node")
+        if facts.running:
+            return Plan.nothing(
+                f"pulling {len(wanted)} of {len(facts.images)} images in the background; "
+                "ready waits for them"
+            )
+        return Plan(
+            [
+                Action(w.summary(), kind="pull", detail={"image": w.key, "pin": w.pin})
+                for w in wanted
+            ]
+        )
+
+    def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any] | None:
+        facts = self.facts(ctx)
+        puller = facts.puller
+        if puller is None or ctx.tasks is None:
+            return None
+        wanted = {w.key: w for w in missing(facts.images, facts.store, facts.pins)}
+        pins = dict(facts.pins)
+
+        def pull(key: str, progress: Callable[[int, int], None]) -> Mapping[str, Any]:
+            return pull_one(puller, wanted[key], progress)
+
+        ctx.tasks.start(TASK, {k: w.image.short for k, w in wanted.items()}, pull)
+        ctx.progress(f"pulling {len(wanted)} images in the background")
+        return {"pins": pins}
+
+    def outputs(self, ctx: Context, facts: ImagesFacts) -> Mapping[str, Any]:
+        pins = dict(facts.pins)
+        task = ctx.tasks.get(TASK) if ctx.tasks is not None else None
+        for key, item in (task.items if task is not None else {}).items():
+            digest = item.result.get("digest")
+            if digest and not key.count("@"):
+                pins.setdefault(key, str(digest))
+        return {"pins": pins, "images": len(facts.images)}
+
+
+def pull_one(
+    puller: Puller, wanted: Wanted, progress: Callable[[int, int], None]
+) -> Mapping[str, Any]:
+    """Pull one image (by its pinned digest if it has one, then tag it as
+    the pods name it); the digest and size recorded for it."""
+    source = wanted.source
+    pulled = puller.pull(source, progress)
+    ref = wanted.image.reference
+    if ref.tag and pulled.digest:
+        puller.tag(source.with_digest(pulled.digest) if not source.digest else source, ref)
+    return {"digest": pulled.digest, "size": pulled.size}
+
+
+def make() -> ImagesStep:
+    return ImagesStep()

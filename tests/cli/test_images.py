@@ -1,0 +1,62 @@
+"""`mboxed images`, as a user runs it: the model chart rendered by real Helm
+as the install would, every image listed with its uses; and `status` shows
+the background pulls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mboxed.state import State
+from tests.cli.run import mboxed, state_file
+from tests.helm import MODEL_CHART, Helm
+
+
+def seed_state(helm: Helm) -> None:
+    """What the helm and chart steps leave: the binary and the cached chart."""
+    state = State.load(state_file(), "default")
+    state.step("helm").data.update(status="done", outputs={"path": str(helm.path)})
+    state.step("chart").data.update(status="done", outputs={"path": str(MODEL_CHART)})
+    state.save()
+
+
+def test_images_lists_the_model_charts_images_with_their_uses(real_helm: Helm) -> None:
+    seed_state(real_helm)
+    args = ["--profile", "demo", "--set", "hostname=box.example.org", "--set", "provider.name=kind"]
+    done = mboxed("images", *args, "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {row["image"]: row for row in json.loads(done.stdout)}
+    user = rows["gitlab-registry.cern.ch/swan/docker-images/systemuser:v5.14.1"]
+    assert "spawner" in [u["origin"] for u in user["uses"]]  # the spawned pod, from values
+    assert user["on_node"] is None  # no cluster yet: unknown, not "absent"
+    assert all(u["init"] for u in rows["docker.io/library/busybox:stable"]["uses"])
+    # the Bitnami images come from bitnamilegacy (docker.io/bitnami deleted them)
+    assert "docker.io/bitnamilegacy/nginx:1.23.3-debian-11-r8" in rows
+    assert not [i for i in rows if i.startswith("docker.io/bitnami/")]
+    ingress = [i for i, r in rows.items() if r["uses"][0]["origin"] == "ingress"]
+    assert len(ingress) == 2 and all("@sha256:" in i for i in ingress)
+    # the values make every pull IfNotPresent, the spawned pod's included
+    assert {p for r in rows.values() for p in r["pull_policy"]} == {"IfNotPresent"}
+    text = mboxed("images", *args)
+    assert "StatefulSet/sciencebox-ldap container openldap (IfNotPresent)" in text.stdout
+
+
+def test_images_before_the_chart_is_cached_says_what_to_run() -> None:
+    done = mboxed("images", "--profile", "demo", "--set", "hostname=box.example.org")
+    assert done.returncode == 1
+    assert "needs the chart step first" in done.stderr
+    assert "mboxed up --only chart" in done.stderr
+
+
+def test_status_shows_background_pulls_a_killed_run_left(tmp_path: Path) -> None:
+    state = State.load(state_file(), "default")
+    state.data["tasks"] = {
+        "images": {
+            "status": "running",
+            "items": {"a": {"status": "done"}, "b": {"status": "running"}},
+        }
+    }
+    state.save()
+    done = mboxed("status", "--json")
+    assert json.loads(done.stdout)["tasks"]["images"]["summary"] == "running (1 done, 1 running)"
+    assert "images      background: running (1 done, 1 running)" in mboxed("status").stdout
