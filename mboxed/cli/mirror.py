@@ -7,8 +7,9 @@ mboxed/mirror_server.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -16,6 +17,48 @@ from mboxed.app import App
 from mboxed.cli.options import deployment_options
 
 SERVE = "serve"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def room_options(fn: F) -> F:
+    """What `mirror` and `bundle` both take: --tools, --images, --image,
+    --rendered, --mirror."""
+    for option in reversed(
+        (
+            click.option(
+                "--tools",
+                metavar="LIST",
+                help="Comma-separated tools to include, or none. "
+                "Default: kubectl,helm,minikube,kind.",
+            ),
+            click.option(
+                "--images",
+                "images_mode",
+                type=click.Choice(["profile", "none"]),
+                default="profile",
+                show_default=True,
+                help="The profile's images (profile), or only those of --image (none).",
+            ),
+            click.option(
+                "--image", "extra_images", multiple=True, metavar="REF", help="Also this image."
+            ),
+            click.option(
+                "--rendered",
+                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                metavar="FILE",
+                help="The chart's rendered manifests (`helm template` output) to read images from.",
+            ),
+            click.option(
+                "--mirror",
+                metavar="URL",
+                help="Copy from this room mirror instead of upstream. Also MBOXED_MIRROR.",
+            ),
+        )
+    ):
+        fn = option(fn)
+    return fn
 
 
 class MirrorGroup(click.Group):
@@ -46,38 +89,12 @@ def mirror() -> None:
     "Default: linux/amd64, linux/arm64, darwin/amd64, darwin/arm64. "
     "Images are stored for the matching linux architectures.",
 )
-@click.option(
-    "--tools",
-    metavar="LIST",
-    help="Comma-separated tools to include, or none. Default: kubectl,helm,minikube,kind.",
-)
+@room_options
 @click.option(
     "--all",
     "everything",
     is_flag=True,
     help="Also what other providers need (the kind ingress manifest), whatever the profile.",
-)
-@click.option(
-    "--images",
-    "images_mode",
-    type=click.Choice(["profile", "none"]),
-    default="profile",
-    show_default=True,
-    help="Store the profile's images (profile) or no images (none).",
-)
-@click.option(
-    "--image", "extra_images", multiple=True, metavar="REF", help="Also store this image."
-)
-@click.option(
-    "--rendered",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    metavar="FILE",
-    help="The chart's rendered manifests (`helm template` output) to read images from.",
-)
-@click.option(
-    "--mirror",
-    metavar="URL",
-    help="Copy from this mirror instead of the upstream hosts. Also MBOXED_MIRROR.",
 )
 def build(
     app: App,
@@ -90,18 +107,44 @@ def build(
     rendered: Path | None,
 ) -> None:
     """Build a classroom mirror in DIR for laptops' `mboxed up --mirror URL`."""
+    from mboxed.mirror import parse_platforms
+
+    root = directory.resolve()
+    result = build_room(
+        app, root, parse_platforms(platforms), tools, everything, images_mode,
+        extra_images, rendered,
+    )  # fmt: skip
+    size = f"{result.added_bytes / 1e6:.1f} MB"
+    if result.added:
+        click.echo(f"{len(result.added)} file(s) added ({size}), {len(result.kept)} kept")
+    else:
+        click.echo(f"nothing to download: all {len(result.kept)} file(s) already here, verified")
+    click.echo(f"serve it:   mboxed mirror serve {root} --port 8080")
+    click.echo("on laptops: mboxed up --mirror http://<this machine>:8080   (see README.txt)")
+
+
+def build_room(
+    app: App,
+    root: Path,
+    chosen_platforms: list[str],
+    tools: str | None,
+    everything: bool,
+    images_mode: str,
+    extra_images: tuple[str, ...],
+    rendered: Path | None,
+) -> Any:
+    """Fill the room mirror `root` for the app's profile; the MirrorResult
+    lists every file it holds for it (added and kept)."""
     from mboxed.images.mirror import ImageMirror, mirror_images, profile_wanted
     from mboxed.images.oci import node_platforms
-    from mboxed.mirror import MirrorBuilder, build_mirror, parse_platforms, parse_tools
+    from mboxed.mirror import MirrorBuilder, build_mirror, parse_tools
     from mboxed.sciencebox.chart import ChartRef
 
-    chosen_platforms = parse_platforms(platforms)
     chosen_tools = parse_tools(tools)
     loaded = app.loaded_profile
     profile = loaded.profile
     ref = ChartRef.parse(profile.sciencebox.chart, profile.sciencebox.version)
     source = app.options.mirror  # --mirror, else MBOXED_MIRROR (options.py)
-    root = directory.resolve()
     echo = lambda line: click.echo(f"  {line}")  # noqa: E731
     wanted = []
     if images_mode == "profile" or extra_images:
@@ -138,13 +181,7 @@ def build(
     mirror_images(images, wanted)
     for warning in images.warnings:
         click.echo(f"warning: {warning}", err=True)
-    size = f"{result.added_bytes / 1e6:.1f} MB"
-    if result.added:
-        click.echo(f"{len(result.added)} file(s) added ({size}), {len(result.kept)} kept")
-    else:
-        click.echo(f"nothing to download: all {len(result.kept)} file(s) already here, verified")
-    click.echo(f"serve it:   mboxed mirror serve {root} --port 8080")
-    click.echo("on laptops: mboxed up --mirror http://<this machine>:8080   (see README.txt)")
+    return result
 
 
 @mirror.command(SERVE)

@@ -148,29 +148,37 @@ class ImageMirror:
         except MboxedError:
             return None
 
-    def complete(self, ref: Reference) -> bool:
-        """The image is in the mirror under its tag/digest, for the chosen
-        platforms, every file matching its digest."""
+    def complete(self, ref: Reference) -> list[Path] | None:
+        """Every file of the image, when it is all in the mirror under its
+        tag/digest for the chosen platforms and matches its digests; else None."""
         tree = self.tree(ref)
         top = self._stored_manifest(tree, ref.digest or ref.tag)
         if top is None or (ref.digest and top.digest != ref.digest):
-            return False
+            return None
+        files = [tree / "manifests" / (ref.digest or ref.tag)]
+        if not ref.digest:
+            if self._stored_manifest(tree, top.digest) is None:
+                return None
+            files.append(tree / "manifests" / top.digest)
         images = [top]
         if top.is_index:
             children = chosen_children(top, self.platforms)
             if not children:
-                return False
+                return None
             images = []
             for child in children:
                 found = self._stored_manifest(tree, child.digest)
                 if found is None:
-                    return False
+                    return None
                 images.append(found)
+                files.append(tree / "manifests" / child.digest)
         for image in images:
             for blob in image.blobs():
-                if not self._verified(tree / "blobs" / blob.digest, blob.digest):
-                    return False
-        return True
+                path = tree / "blobs" / blob.digest
+                if not self._verified(path, blob.digest):
+                    return None
+                files.append(path)
+        return files
 
     def _known_blob(self, digest: str) -> Path | None:
         """The same blob elsewhere in the mirror (another repository)."""
