@@ -304,3 +304,26 @@ def stop_daemon(shell: Any, pid: Any, pidfile: Path, timeout: float = 30.0) -> b
             time.sleep(0.2)
         return True
     return False
+
+
+def bridge_gateway(env: Mapping[str, str]) -> str | None:
+    """The host's address on Docker's default bridge (docker0): a local
+    address of this machine that node containers (kind's and minikube's, on
+    their own networks) reach through the host. None when there is none."""
+    import docker
+
+    try:
+        client = docker.DockerClient(base_url=docker_endpoint(env), timeout=5)
+    except Exception:  # the SDK raises DockerException and friends
+        return None
+    try:
+        config = client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
+    except Exception:
+        return None
+    finally:
+        client.close()
+    for entry in config:
+        gateway = str(entry.get("Gateway") or "")
+        if gateway and ":" not in gateway:
+            return gateway
+    return None

@@ -1,5 +1,7 @@
-"""Build a classroom mirror: one directory that a plain static file server
-(`python3 -m http.server`) serves as the `--mirror URL` of every laptop.
+"""Build a classroom mirror: one directory that `mboxed mirror serve` (or, for
+tools and the chart alone, a plain static file server such as
+`python3 -m http.server`) serves as the `--mirror URL` of every laptop. The
+images half is mboxed/images/mirror.py.
 
 `--mirror URL` is read two ways (see mboxed.downloads and
 mboxed.sciencebox.chart): tool downloads take their upstream path under URL,
@@ -36,7 +38,14 @@ from mboxed.downloads import Downloader, check_mirror
 from mboxed.errors import MboxedError
 from mboxed.files import TMP_SUFFIX, parse_checksum_file, replacing, sha256_of
 from mboxed.pins import PINNED, PLATFORMS, Release
-from mboxed.sciencebox.chart import ChartRef, RegistryClient, chart_layer, chart_metadata
+from mboxed.registry import RegistryClient
+from mboxed.sciencebox.chart import (
+    ChartRef,
+    chart_layer,
+    chart_metadata,
+    download_chart_blob,
+    fetch_chart_manifest,
+)
 
 TOOLS = ("kubectl", "helm", "minikube", "kind")
 README = "README.txt"
@@ -125,7 +134,7 @@ class MirrorBuilder:
         if sum_dest is not None:
             # The checksum file laptops fetch beside the file, sha256sum format
             # (mboxed.files.parse_checksum_file reads it).
-            _write_atomic(sum_dest, f"{expected}  {dest.name}\n".encode())
+            write_atomic(sum_dest, f"{expected}  {dest.name}\n".encode())
             self._added(sum_dest)
 
     # -- the chart -----------------------------------------------------------------------
@@ -139,20 +148,14 @@ class MirrorBuilder:
                 if path.is_file() and path.read_bytes() == body:
                     self._kept(path)
                 else:
-                    _write_atomic(path, body)
+                    write_atomic(path, body)
                     self._added(path)
             return
         client = RegistryClient(ref.base_url(self.chart_source))
         where = f"{ref.url}:{ref.tag} (from {client.base_url})"
         self.progress(f"chart {ref.url}:{ref.tag}: fetching the manifest from {client.base_url}")
-        manifest, body, digest = client.manifest_with_body(ref)
-        actual = "sha256:" + hashlib.sha256(body).hexdigest()
-        if digest != actual:
-            raise MboxedError(
-                f"{where}: the manifest's sha256 is {actual}, but the registry says {digest}; "
-                "refused",
-                hint="the registry or mirror serves corrupt data; nothing was written",
-            )
+        fetched = fetch_chart_manifest(client, ref)  # its digest checked against its bytes
+        manifest, body, actual = fetched.manifest, fetched.body, fetched.digest
         layer = chart_layer(manifest, where)
         for blob in _blob_digests(manifest, where):
             dest = tree / "blobs" / blob
@@ -160,7 +163,7 @@ class MirrorBuilder:
                 self._kept(dest)
                 continue
             self.progress(f"chart {ref.url}:{ref.tag}: fetching blob {blob[:19]}…")
-            client.download_blob(ref, blob, dest)  # verified, atomic
+            download_chart_blob(client, ref, blob, dest)  # verified, atomic
             self._added(dest)
         meta = chart_metadata(tree / "blobs" / str(layer["digest"]))
         version = str(meta.get("version", ""))
@@ -169,8 +172,8 @@ class MirrorBuilder:
         # The manifest last, under its digest and then its tag: a tag in the
         # mirror always points at blobs that are all there.
         by_digest = tree / "manifests" / actual
-        _write_atomic(by_digest, body)
-        _write_atomic(by_tag, body)
+        write_atomic(by_digest, body)
+        write_atomic(by_tag, body)
         self._added(by_digest)
         self._added(by_tag)
 
@@ -211,7 +214,7 @@ class MirrorBuilder:
         path = self.root / README
         text = readme_text(self.root, port)
         if not path.is_file() or path.read_text() != text:
-            _write_atomic(path, text.encode())
+            write_atomic(path, text.encode())
         return path
 
 
@@ -243,12 +246,13 @@ def build_mirror(
 
 
 def parse_platforms(values: Sequence[str]) -> list[str]:
-    chosen = list(dict.fromkeys(values)) or list(PLATFORMS)
+    split = (p.strip() for value in values for p in value.split(",") if p.strip())
+    chosen = list(dict.fromkeys(split)) or list(PLATFORMS)
     return _only(
         chosen,
         PLATFORMS,
         "--platform {!r} is not one mboxed downloads for",
-        "use one of " + ", ".join(PLATFORMS) + " (repeatable)",
+        "use one of " + ", ".join(PLATFORMS) + " (repeatable or comma-separated)",
     )
 
 
@@ -277,16 +281,19 @@ def _only(chosen: list[str], known: Sequence[str], problem: str, hint: str) -> l
 def readme_text(root: Path, port: int = 8080) -> str:
     return (
         "A classroom mirror for mboxed, built by `mboxed mirror`.\n\n"
-        "Serve this directory from this machine (any static file server will do):\n\n"
-        f"    python3 -m http.server {port} --directory {root}\n\n"
-        "and on every laptop (this machine's address on the room's network:\n"
-        "`hostname -I` on Linux, `ipconfig getifaddr en0` on macOS):\n\n"
+        "Serve this directory from this machine (files and images, read-only):\n\n"
+        f"    mboxed mirror serve {root} --port {port}\n\n"
+        "(tools and the chart alone also work from any static file server:\n"
+        f"`python3 -m http.server {port} --directory {root}`; images need the\n"
+        "command above), and on every laptop (this machine's address on the\n"
+        "room's network: `hostname -I` on Linux, `ipconfig getifaddr en0` on macOS):\n\n"
         f"    mboxed up --mirror http://<this machine>:{port}\n"
         f"    mboxed doctor --mirror http://<this machine>:{port}    # reachable?\n\n"
         "Laptops verify every file against the sha256 mboxed pins (or the\n"
-        "checksum file beside it) and the chart against its manifest's digests:\n"
-        "a mirror cannot hand out a different file. Run `mboxed mirror` again to\n"
-        "complete or check it; files already here and verified are kept.\n"
+        "checksum file beside it), the chart against its manifest's digests and\n"
+        "every image layer against its digest: a mirror cannot hand out a\n"
+        "different file. Run `mboxed mirror` again to complete or check it;\n"
+        "files already here and verified are kept.\n"
     )
 
 
@@ -336,6 +343,6 @@ def _place(source: Path, dest: Path, sha256: str) -> None:
                 raise MboxedError(f"copying {source} to {dest} changed it; refused") from None
 
 
-def _write_atomic(dest: Path, data: bytes) -> None:
+def write_atomic(dest: Path, data: bytes) -> None:
     with replacing(dest, 0o644) as tmp:
         tmp.write_bytes(data)

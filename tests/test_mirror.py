@@ -219,6 +219,7 @@ def test_mboxed_mirror_builds_a_tree_laptops_install_from(tmp_path: Path) -> Non
         assert (tree / "blobs" / manifest["config"]["digest"]).is_file()
         assert (root / INGRESS_NGINX_PATH.lstrip("/")).read_bytes() == INGRESS_BODY
         readme = (root / "README.txt").read_text()
+        assert f"mboxed mirror serve {root} --port 8080" in readme
         assert f"python3 -m http.server 8080 --directory {root}" in readme
         assert "mboxed up --mirror http://<this machine>:8080" in readme
         assert leftovers(root) == []

@@ -38,7 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("mboxed.cli.verify:verify", "Run the smoke test against the deployment."),
     "trust": ("mboxed.cli.trust:trust", "Add the local CA to this host's trust store."),
     "logs": ("mboxed.cli.logs:logs", "Show the deployment's log."),
-    "mirror": ("mboxed.cli.mirror:mirror", "Build a classroom download mirror in a directory."),
+    "mirror": ("mboxed.cli.mirror:mirror", "Build (or serve) a classroom mirror in a directory."),
+    "bundle": ("mboxed.cli.bundle:bundle", "Write one offline bundle file for `up --bundle`."),
 }
 
 

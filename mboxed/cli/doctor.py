@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -37,7 +38,7 @@ def doctor(app: App, as_json: bool) -> None:
         mirror = check_mirror(mirror)
     profile = app.loaded_profile
     snap = gather(app.shell, mirror)
-    checks = evaluate(snap, profile.profile, mirror)
+    checks = evaluate(snap, profile.profile, mirror) + runtime_network_checks(profile.profile)
     failed = any(c.status == "fail" for c in checks)
     if as_json:
         click.echo(json.dumps([c.to_dict() for c in checks], indent=2))
@@ -57,3 +58,18 @@ def doctor(app: App, as_json: bool) -> None:
         click.echo(f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failed")
     if failed:
         sys.exit(1)
+
+
+def runtime_network_checks(profile: object) -> list[Any]:
+    """What the running deployment still fetches from the internet, which no
+    image solves (mboxed.images.network_needs): a warning naming each."""
+    from mboxed.host_checks import Check
+    from mboxed.images.network_needs import runtime_needs
+
+    needs = runtime_needs(profile)
+    if not needs:
+        return []
+    hosts = sorted({h for need in needs for h in need.hosts})
+    value = "; ".join(f"{need.what} ({need.when})" for need in needs)
+    fix = " | ".join(f"{need.without}: {need.remedy}" for need in needs)
+    return [Check("runtime-network", "internet at run time", "warn", value, ", ".join(hosts), fix)]

@@ -1,72 +1,176 @@
 """`mboxed mirror DIR`: fill DIR with everything a room of laptops downloads
-(pinned tools for each platform, the profile's chart as static OCI paths, the
-kind ingress manifest), for `python3 -m http.server` to serve as their
-`--mirror URL`. See mboxed/mirror.py."""
+(pinned tools for each platform, the profile's chart as OCI paths, the kind
+ingress manifest, every image of the profile); `mboxed mirror serve DIR`
+serves it as one endpoint (files and a read-only registry) for the laptops'
+`--mirror URL`. See mboxed/mirror.py, mboxed/images/mirror.py and
+mboxed/mirror_server.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from mboxed.app import App
 from mboxed.cli.options import deployment_options
 
+SERVE = "serve"
 
-@click.command()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def room_options(fn: F) -> F:
+    """What `mirror` and `bundle` both take: --tools, --images, --image,
+    --rendered, --mirror."""
+    for option in reversed(
+        (
+            click.option(
+                "--tools",
+                metavar="LIST",
+                help="Comma-separated tools to include, or none. "
+                "Default: kubectl,helm,minikube,kind.",
+            ),
+            click.option(
+                "--images",
+                "images_mode",
+                type=click.Choice(["profile", "none"]),
+                default="profile",
+                show_default=True,
+                help="The profile's images (profile), or only those of --image (none).",
+            ),
+            click.option(
+                "--image", "extra_images", multiple=True, metavar="REF", help="Also this image."
+            ),
+            click.option(
+                "--rendered",
+                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                metavar="FILE",
+                help="The chart's rendered manifests (`helm template` output) to read images from.",
+            ),
+            click.option(
+                "--mirror",
+                metavar="URL",
+                help="Copy from this room mirror instead of upstream. Also MBOXED_MIRROR.",
+            ),
+        )
+    ):
+        fn = option(fn)
+    return fn
+
+
+class MirrorGroup(click.Group):
+    """`mboxed mirror DIR` builds, `mboxed mirror serve DIR` serves: the build
+    is the default subcommand, so that its old form keeps working."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in (SERVE, "build", "--help", "-h"):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=MirrorGroup)
+def mirror() -> None:
+    """Build a classroom mirror in DIR (`mboxed mirror DIR`), or serve one
+    (`mboxed mirror serve DIR`) for laptops' `mboxed up --mirror URL`."""
+
+
+@mirror.command("build")
 @deployment_options(profile=True)
 @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--platform",
     "platforms",
     multiple=True,
-    metavar="OS/ARCH",
-    help="A platform the laptops run (repeatable). "
-    "Default: linux/amd64, linux/arm64, darwin/amd64, darwin/arm64.",
+    metavar="OS/ARCH[,…]",
+    help="Platforms the laptops run (repeatable or comma-separated). "
+    "Default: linux/amd64, linux/arm64, darwin/amd64, darwin/arm64. "
+    "Images are stored for the matching linux architectures.",
 )
-@click.option(
-    "--tools",
-    metavar="LIST",
-    help="Comma-separated tools to include, or none. Default: kubectl,helm,minikube,kind.",
-)
+@room_options
 @click.option(
     "--all",
     "everything",
     is_flag=True,
     help="Also what other providers need (the kind ingress manifest), whatever the profile.",
 )
-@click.option(
-    "--mirror",
-    metavar="URL",
-    help="Copy from this mirror instead of the upstream hosts. Also MBOXED_MIRROR.",
-)
-def mirror(
-    app: App, directory: Path, platforms: tuple[str, ...], tools: str | None, everything: bool
+def build(
+    app: App,
+    directory: Path,
+    platforms: tuple[str, ...],
+    tools: str | None,
+    everything: bool,
+    images_mode: str,
+    extra_images: tuple[str, ...],
+    rendered: Path | None,
 ) -> None:
     """Build a classroom mirror in DIR for laptops' `mboxed up --mirror URL`."""
-    from mboxed.mirror import MirrorBuilder, build_mirror, parse_platforms, parse_tools
+    from mboxed.mirror import parse_platforms
+
+    root = directory.resolve()
+    result = build_room(
+        app, root, parse_platforms(platforms), tools, everything, images_mode,
+        extra_images, rendered,
+    )  # fmt: skip
+    size = f"{result.added_bytes / 1e6:.1f} MB"
+    if result.added:
+        click.echo(f"{len(result.added)} file(s) added ({size}), {len(result.kept)} kept")
+    else:
+        click.echo(f"nothing to download: all {len(result.kept)} file(s) already here, verified")
+    click.echo(f"serve it:   mboxed mirror serve {root} --port 8080")
+    click.echo("on laptops: mboxed up --mirror http://<this machine>:8080   (see README.txt)")
+
+
+def build_room(
+    app: App,
+    root: Path,
+    chosen_platforms: list[str],
+    tools: str | None,
+    everything: bool,
+    images_mode: str,
+    extra_images: tuple[str, ...],
+    rendered: Path | None,
+) -> Any:
+    """Fill the room mirror `root` for the app's profile; the MirrorResult
+    lists every file it holds for it (added and kept)."""
+    from mboxed.images.mirror import ImageMirror, mirror_images, profile_wanted
+    from mboxed.images.oci import node_platforms
+    from mboxed.mirror import MirrorBuilder, build_mirror, parse_tools
     from mboxed.sciencebox.chart import ChartRef
     from mboxed.sciencebox.chart_source import is_local
 
-    chosen_platforms = parse_platforms(platforms)
     chosen_tools = parse_tools(tools)
-    profile = app.loaded_profile.profile
+    loaded = app.loaded_profile
+    profile = loaded.profile
     local = is_local(profile.sciencebox.chart)  # a local chart travels by itself
     ref = None if local else ChartRef.parse(profile.sciencebox.chart, profile.sciencebox.version)
     source = app.options.mirror  # --mirror, else MBOXED_MIRROR (options.py)
-    root = directory.resolve()
+    echo = lambda line: click.echo(f"  {line}")  # noqa: E731
+    wanted = []
+    if images_mode == "profile" or extra_images:
+        wanted = profile_wanted(
+            loaded.name,
+            profile.provider.name if images_mode == "profile" else "",
+            rendered.read_text() if rendered and images_mode == "profile" else None,
+            extra_images,
+            base_images(profile) if images_mode == "profile" else (),
+        )
     builder = MirrorBuilder(
-        root,
-        Path(app.paths.cache_root),
-        tool_source=source,
-        chart_source=source,
-        progress=lambda line: click.echo(f"  {line}"),
+        root, Path(app.paths.cache_root), tool_source=source, chart_source=source, progress=echo
     )
     click.echo(
         f"mboxed mirror: {', '.join(chosen_tools) or 'no tools'} for "
         f"{', '.join(chosen_platforms)}; "
-        f"chart {f'{ref.url}:{ref.tag}' if ref else 'local (not mirrored)'}; into {root}"
+        f"chart {f'{ref.url}:{ref.tag}' if ref else 'local (not mirrored)'}; "
+        f"{len(wanted)} image(s); into {root}"
     )
+    if images_mode == "profile" and rendered is None:
+        click.echo(
+            "  note: no --rendered manifests: only the provider's images are listed, "
+            "not the chart's (give `helm template` output with --rendered FILE)"
+        )
     result = build_mirror(
         builder,
         platforms=chosen_platforms,
@@ -74,10 +178,61 @@ def mirror(
         chart=ref,
         ingress=everything or profile.provider.name == "kind",
     )
-    size = f"{result.added_bytes / 1e6:.1f} MB"
-    if result.added:
-        click.echo(f"{len(result.added)} file(s) added ({size}), {len(result.kept)} kept")
-    else:
-        click.echo(f"nothing to download: all {len(result.kept)} file(s) already here, verified")
-    click.echo(f"serve it:   python3 -m http.server 8080 --directory {root}")
-    click.echo("on laptops: mboxed up --mirror http://<this machine>:8080   (see README.txt)")
+    images = ImageMirror(
+        root, node_platforms(chosen_platforms), source=source, progress=echo, result=result
+    )
+    mirror_images(images, wanted)
+    for warning in images.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return result
+
+
+@mirror.command(SERVE)
+@click.argument(
+    "directory", metavar="DIR", type=click.Path(file_okay=False, exists=True, path_type=Path)
+)
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--bind",
+    default="0.0.0.0",
+    show_default=True,
+    metavar="ADDRESS",
+    help="Address to listen on (0.0.0.0: every interface of this machine).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Do not print each request.")
+def serve(directory: Path, port: int, bind: str, quiet: bool) -> None:
+    """Serve DIR (read-only) as the room's registry and file mirror."""
+    from mboxed.mirror_server import serve_directory
+
+    def log(line: str) -> None:
+        click.echo(line)
+
+    room = serve_directory(directory.resolve(), bind, port, None if quiet else log)
+    shown = "<this machine>" if bind in ("0.0.0.0", "::") else bind
+    click.echo(f"serving {directory.resolve()} on {bind}:{room.port} (read-only); Ctrl-C stops")
+    click.echo(f"on laptops: mboxed up --mirror http://{shown}:{room.port}")
+    try:
+        room.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        room.httpd.server_close()
+        _summary(room.stats.bytes_by_client)
+
+
+def base_images(profile: Any) -> list[str]:
+    """The provider's own image: what its node container runs."""
+    if profile.provider.name == "kind":
+        from mboxed.providers.kind import node_image
+
+        return [node_image(profile.provider.kubernetes_version)]
+    if profile.provider.name == "minikube":
+        from mboxed.providers.minikube import KICBASE_IMAGE
+
+        return [KICBASE_IMAGE]
+    return []
+
+
+def _summary(by_client: dict[str, Any]) -> None:
+    for client, sent in sorted(by_client.items()):
+        click.echo(f"{client}: {sent / 1e6:.1f} MB served")

@@ -377,3 +377,41 @@ def node_address(nodes: Iterable[dict[str, Any]], prefer_label: str | None = Non
             if addr.get("type") == "InternalIP":
                 return str(addr["address"])
     raise MboxedError("no node of the cluster reports an InternalIP address")
+
+
+# --- the room mirror in the nodes' containerd ----------------------------------------
+
+# Node images of kind v0.24.0 (the release mboxed pins) do not set
+# config_path; kind's own kind-with-registry.sh (site/static/examples, at
+# v0.24.0) sets it with this patch so that /etc/containerd/certs.d is read.
+REGISTRY_CONFIG_PATCH = (
+    '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"'
+)
+
+
+def with_registry_config_path(config_text: str) -> str:
+    """A rendered kind config plus the containerd patch that makes the nodes
+    read certs.d/<registry>/hosts.toml (needed before the cluster exists)."""
+    config = yaml.safe_load(config_text) or {}
+    patches = list(config.get("containerdConfigPatches") or [])
+    if REGISTRY_CONFIG_PATCH not in patches:
+        patches.append(REGISTRY_CONFIG_PATCH)
+    config["containerdConfigPatches"] = patches
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def install_hosts_files(shell: Any, nodes: Iterable[str], files: dict[str, str]) -> None:
+    """Write each `<registry>/hosts.toml` (mboxed.images.room_pull.hosts_files)
+    under /etc/containerd/certs.d in every node container, as kind's
+    kind-with-registry.sh does; containerd reads them at each pull, so no
+    restart is needed. Works for minikube's node container as well."""
+    from mboxed.images.room_pull import CERTS_D
+
+    for node in nodes:
+        for rel, text in sorted(files.items()):
+            directory = f"{CERTS_D}/{rel.rsplit('/', 1)[0]}"
+            shell.run(
+                ["docker", "exec", "-i", node, "sh", "-c",
+                 f"mkdir -p '{directory}' && cat > '{CERTS_D}/{rel}'"],
+                input=text,
+            )  # fmt: skip

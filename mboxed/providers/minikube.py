@@ -94,6 +94,24 @@ def start_argv(
     return [*argv, "--force"] if force else argv
 
 
+# The node image minikube v1.34.0 (mboxed.downloads) starts with the docker
+# driver: kubernetes/minikube pkg/drivers/kic/types.go at v1.34.0, Version
+# v0.0.45 and baseImageSHA.
+KICBASE_IMAGE = (
+    "gcr.io/k8s-minikube/kicbase:v0.0.45"
+    "@sha256:81df288595202a317b1a4dc2506ca2e4ed5f22373c19a441b88cfbf4b9867c85"
+)
+
+
+def room_start_flags() -> list[str]:
+    """`minikube start` flags when images come from a room mirror: the node
+    runs containerd, which reads /etc/containerd/certs.d (minikube v1.34.0
+    deploy/kicbase/containerd.toml), so the hosts.toml files of
+    mboxed.images.room_pull work as on kind (providers.kind.install_hosts_files
+    writes them into the node container, named after the profile)."""
+    return ["--container-runtime=containerd"]
+
+
 # --- the provider ------------------------------------------------------------------
 
 

@@ -2,9 +2,9 @@
 
 Speaks the OCI distribution API directly (what `helm pull oci://...` does):
 resolve the tag to a manifest, pick the layer holding the chart tgz, download
-that blob and check its sha256 digest. Anonymous pulls from Harbor (which
-registry.cern.ch runs) answer 401 with a Bearer challenge; we fetch a token
-from the realm it names and retry.
+that blob and check its sha256 digest, through mboxed.registry's client
+(shared with the image mirror), which also answers Harbor's Bearer challenge
+(registry.cern.ch) for anonymous pulls.
 
 Formats:
 - OCI distribution spec, "Pulling manifests" / "Pulling blobs"
@@ -21,8 +21,6 @@ a second run needs no network at all.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import io
 import json
 import os
@@ -37,8 +35,9 @@ from typing import Any
 import requests
 import yaml
 
-from mboxed.errors import MboxedError, TransientError
+from mboxed.errors import MboxedError
 from mboxed.files import sha256_of
+from mboxed.registry import NotFound, RegistryClient, check_digest, registry_base_url
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
@@ -46,9 +45,6 @@ HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 # Helm < 3.7 pushed this layer type; helm/helm pkg/registry/constants.go
 # still accepts it when pulling.
 LEGACY_CHART_LAYER = "application/tar+gzip"
-
-TIMEOUT = (10.0, 60.0)  # connect, read
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
 @dataclass(frozen=True)
@@ -95,9 +91,7 @@ class ChartRef:
         HTTPS otherwise."""
         if mirror:
             return mirror.rstrip("/")
-        host = self.registry.split(":")[0] if not self.registry.startswith("[") else "[::1]"
-        scheme = "http" if host in _LOOPBACK else "https"
-        return f"{scheme}://{self.registry}"
+        return registry_base_url(self.registry)
 
 
 @dataclass(frozen=True)
@@ -121,160 +115,38 @@ class PulledChart:
         }
 
 
-# --- the Bearer challenge --------------------------------------------------------
-
-_PARAM = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
+# --- the chart through the shared registry client ---------------------------------
 
 
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """'Bearer realm="https://x/token",service="harbor-registry",scope="a:b:pull"'
-    -> ('bearer', {'realm': ..., 'service': ..., 'scope': ...}).
-
-    RFC 7235 auth-params: quoted strings may hold commas; keys are
-    case-insensitive."""
-    scheme, _, rest = header.strip().partition(" ")
-    params: dict[str, str] = {}
-    pos = 0
-    while pos < len(rest):
-        match = _PARAM.match(rest, pos)
-        if not match or match.end() == pos:
-            break
-        key, value = match.group(1).lower(), match.group(2)
-        if value.startswith('"'):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        params[key] = value
-        pos = match.end()
-    return scheme.lower(), params
+def fetch_chart_manifest(client: RegistryClient, ref: ChartRef) -> FetchedChartManifest:
+    """The manifest for ref's tag: parsed, its exact bytes, and its digest
+    (checked against the bytes by the client)."""
+    try:
+        fetched = client.manifest(ref.repository, ref.tag, accept=OCI_MANIFEST)
+    except NotFound as exc:
+        raise MboxedError(
+            f"chart {ref.url} has no version {ref.tag} (HTTP 404 from {exc.url})",
+            hint="check sciencebox.version against the registry's tags",
+        ) from None
+    try:
+        manifest = json.loads(fetched.body)
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, dict):
+        raise MboxedError(f"{fetched.url} did not return a JSON manifest")
+    return FetchedChartManifest(manifest, fetched.body, fetched.digest)
 
 
-# --- the registry client ---------------------------------------------------------
+@dataclass(frozen=True)
+class FetchedChartManifest:
+    manifest: dict[str, Any]
+    body: bytes
+    digest: str
 
 
-class RegistryClient:
-    """Just enough of the OCI distribution API to pull one artifact."""
-
-    def __init__(self, base_url: str, session: requests.Session | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
-        self._token: str | None = None
-
-    def _request(self, url: str, accept: str | None = None, stream: bool = False) -> Any:
-        headers = {"User-Agent": "mboxed"}
-        if accept:
-            headers["Accept"] = accept
-        for attempt in range(2):
-            if self._token:
-                headers["Authorization"] = f"Bearer {self._token}"
-            try:
-                response = self.session.get(url, headers=headers, timeout=TIMEOUT, stream=stream)
-            except requests.RequestException as exc:
-                raise TransientError(
-                    f"cannot reach the chart registry at {self.base_url}: {exc}",
-                    hint="check the network (or --mirror / MBOXED_MIRROR)",
-                ) from exc
-            if response.status_code == 401 and attempt == 0:
-                self._token = self._fetch_token(response.headers.get("WWW-Authenticate", ""))
-                response.close()
-                continue
-            return response
-        return response
-
-    def _fetch_token(self, challenge: str) -> str:
-        scheme, params = parse_challenge(challenge)
-        if scheme != "bearer" or "realm" not in params:
-            raise MboxedError(
-                f"the chart registry {self.base_url} asks for credentials "
-                f"({challenge or 'no challenge'}); mboxed pulls charts anonymously",
-                hint="use a public chart reference, or a --mirror that serves it anonymously",
-            )
-        query = {k: params[k] for k in ("service", "scope") if k in params}
-        try:
-            response = self.session.get(
-                params["realm"], params=query, timeout=TIMEOUT, headers={"User-Agent": "mboxed"}
-            )
-        except requests.RequestException as exc:
-            raise TransientError(f"cannot reach the registry's token service: {exc}") from exc
-        if response.status_code != 200:
-            raise MboxedError(
-                f"the registry's token service {params['realm']} refused an anonymous "
-                f"token for {params.get('scope', '?')}: HTTP {response.status_code}",
-                hint="the chart may not be public; check sciencebox.chart and sciencebox.version",
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        # distribution docs/spec/auth/token.md: `token`, with `access_token`
-        # as the OAuth2-compatible alias.
-        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
-        if not token:
-            raise MboxedError(f"the registry's token service {params['realm']} sent no token")
-        return str(token)
-
-    def manifest(self, ref: ChartRef) -> tuple[dict[str, Any], str]:
-        manifest, _, digest = self.manifest_with_body(ref)
-        return manifest, digest
-
-    def manifest_with_body(self, ref: ChartRef) -> tuple[dict[str, Any], bytes, str]:
-        """The manifest for ref's tag: parsed, its exact bytes, and its digest.
-
-        Only the JSON body counts, not the Content-Type: a static mirror
-        (`python3 -m http.server`) serves the manifest file as
-        application/octet-stream."""
-        url = f"{self.base_url}/v2/{ref.repository}/manifests/{ref.tag}"
-        response = self._request(url, accept=OCI_MANIFEST)
-        if response.status_code == 404:
-            raise MboxedError(
-                f"chart {ref.url} has no version {ref.tag} (HTTP 404 from {url})",
-                hint="check sciencebox.version against the registry's tags",
-            )
-        if response.status_code >= 500:
-            raise TransientError(f"chart registry error HTTP {response.status_code} from {url}")
-        if response.status_code != 200:
-            raise MboxedError(f"chart registry answered HTTP {response.status_code} for {url}")
-        body = response.content
-        digest = response.headers.get("Docker-Content-Digest") or (
-            "sha256:" + hashlib.sha256(body).hexdigest()
-        )
-        try:
-            manifest = json.loads(body)
-        except ValueError:
-            raise MboxedError(f"{url} did not return a JSON manifest") from None
-        if not isinstance(manifest, dict):
-            raise MboxedError(f"{url} did not return a JSON manifest")
-        return manifest, body, digest
-
-    def download_blob(self, ref: ChartRef, digest: str, dest: Path) -> None:
-        """Stream a blob to `dest` (atomically), refusing it unless its sha256
-        equals `digest`."""
-        algorithm, _, expected = digest.partition(":")
-        if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", expected):
-            raise MboxedError(f"chart layer digest {digest!r} is not a sha256 digest")
-        url = f"{self.base_url}/v2/{ref.repository}/blobs/{digest}"
-        response = self._request(url, stream=True)
-        if response.status_code >= 500:
-            raise TransientError(f"chart registry error HTTP {response.status_code} from {url}")
-        if response.status_code != 200:
-            raise MboxedError(f"chart registry answered HTTP {response.status_code} for {url}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        hasher = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_content(1 << 16):
-                    hasher.update(chunk)
-                    out.write(chunk)
-            got = hasher.hexdigest()
-            if got != expected:
-                raise MboxedError(
-                    f"chart {ref.url}:{ref.tag} from {self.base_url}: downloaded layer has "
-                    f"sha256 {got}, but the manifest says {expected}; refused",
-                    hint="the registry or mirror serves corrupt data; nothing was cached",
-                )
-            os.replace(tmp, dest)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+def download_chart_blob(client: RegistryClient, ref: ChartRef, digest: str, dest: Path) -> None:
+    """A config or layer blob of the chart, verified, put at `dest` atomically."""
+    client.download_blob(ref.repository, digest, dest, what=f"chart {ref.url}:{ref.tag}")
 
 
 def chart_layer(manifest: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -379,11 +251,13 @@ def pull_chart(
         return cached
     client = RegistryClient(ref.base_url(mirror), session)
     where = f"{ref.url}:{ref.tag} (from {client.base_url})"
-    manifest, manifest_digest = client.manifest(ref)
-    layer = chart_layer(manifest, where)
+    fetched = fetch_chart_manifest(client, ref)
+    manifest_digest = fetched.digest
+    layer = chart_layer(fetched.manifest, where)
     digest = str(layer.get("digest", ""))
-    dest = cache.blob_path(digest) if ":" in digest else cache.root / "invalid"
-    client.download_blob(ref, digest, dest)
+    check_digest(digest, where)
+    dest = cache.blob_path(digest)
+    download_chart_blob(client, ref, digest, dest)
     meta = chart_metadata(dest)
     name, version = str(meta.get("name", "")), str(meta.get("version", ""))
     if version and version.replace("+", "_") != ref.tag:

@@ -37,7 +37,7 @@ def test_mirror_copies_the_chart_from_another_mirror_and_a_second_run_downloads_
     tgz = chart_tgz("sciencebox", sb.version)
     layer = chart_tree(tmp_path / "source", ref, tgz)
     room = tmp_path / "room"
-    args = ("mirror", str(room), "--tools", "none", "--profile", "demo")
+    args = ("mirror", str(room), "--tools", "none", "--profile", "demo", "--images", "none")
     with static_server(tmp_path / "source") as source:
         first = mboxed(*args, "--mirror", source)
         assert first.returncode == 0, first.stderr
@@ -45,7 +45,7 @@ def test_mirror_copies_the_chart_from_another_mirror_and_a_second_run_downloads_
         second = mboxed(*args, env={"MBOXED_MIRROR": "http://127.0.0.1:9"})  # nothing there
     assert second.returncode == 0, second.stderr
     assert "nothing to download: all 4 file(s) already here, verified" in second.stdout
-    assert f"python3 -m http.server 8080 --directory {room}" in second.stdout
+    assert f"mboxed mirror serve {room} --port 8080" in second.stdout
     tree = room / "v2" / ref.repository
     assert (tree / "blobs" / layer).read_bytes() == tgz
     assert (tree / "manifests" / ref.tag).read_bytes() == (
@@ -79,8 +79,9 @@ def test_all_adds_the_kind_ingress_manifest_and_a_missing_one_is_named(tmp_path:
     chart_tree(tmp_path / "source", ref, chart_tgz("sciencebox", sb.version))
     with static_server(tmp_path / "source") as source:
         result = mboxed(
-            "mirror", str(tmp_path / "room"), "--tools", "none", "--all", "--mirror", source
-        )
+            "mirror", str(tmp_path / "room"), "--tools", "none", "--all", "--mirror", source,
+            "--images", "none",
+        )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == (
         f"error: cannot download {source}{INGRESS_NGINX_PATH}: HTTP 404 File not found"
@@ -111,10 +112,68 @@ def test_a_kind_profile_adds_the_ingress_manifest_checked_against_its_pinned_sum
     with static_server(source) as served:
         result = mboxed(
             "mirror", str(room), "--tools", "none", "--set", "provider.name=kind",
-            "--mirror", served,
+            "--mirror", served, "--images", "none",
         )  # fmt: skip
     assert result.returncode == 1
     first = result.stderr.splitlines()[0]
     assert first.startswith(f"error: checksum mismatch for {served}{INGRESS_NGINX_PATH}")
     assert not (room / INGRESS_NGINX_PATH.lstrip("/")).exists()
     assert (room / "v2" / ref.repository / "manifests" / ref.tag).is_file()  # the chart came
+
+
+def test_images_come_from_a_real_registry_and_serve_answers_docker_paths(tmp_path: Path) -> None:
+    """`mboxed mirror DIR --image REF` stores an image; `mboxed mirror serve
+    DIR` (a real process) serves it and the files tree on one port."""
+    from tests.images.built import image, push
+    from tests.sciencebox.registry import free_port, running_registry
+
+    room = tmp_path / "room"
+    with running_registry(tmp_path / "upstream", token_auth=False) as registry:
+        built = push(registry, image("sciencebox/cli", "1.0", layers=2))
+        upstream = registry.url.removeprefix("http://")
+        sb = load_profile("demo").profile.sciencebox
+        ref = ChartRef.parse(sb.chart, sb.version)
+        registry.push_chart(ref.repository, ref.tag, chart_tgz("sciencebox", sb.version))
+        common = ("mirror", str(room), "--tools", "none", "--images", "none")
+        chart = mboxed(*common, "--mirror", registry.url)  # the chart, from a stand-in
+        assert chart.returncode == 0, chart.stderr
+        # the chart is kept; the image comes from its own registry
+        image_ref = f"{upstream}/{built.name}:1.0"
+        result = mboxed(*common, "--platform", "linux/amd64,darwin/arm64", "--image", image_ref)
+    assert result.returncode == 0, result.stderr
+    assert "1 image(s)" in result.stdout
+    namespace = upstream.replace(":", "_")
+    manifest = room / "v2" / namespace / built.name / "manifests" / "1.0"
+    assert manifest.read_bytes() == built.manifest
+
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from tests.cli.run import REPO
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mboxed", "mirror", "serve", str(room), "--port", str(port),
+         "--bind", "127.0.0.1"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(f"{base}/v2/", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        got = requests.get(f"{base}/v2/{namespace}/{built.name}/manifests/1.0", timeout=5)
+        assert got.headers["Docker-Content-Digest"] == built.digest
+        assert requests.get(f"{base}/README.txt", timeout=5).status_code == 200
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=10)
+    assert f"GET /v2/{namespace}/{built.name}/manifests/1.0 200" in out

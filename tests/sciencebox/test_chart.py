@@ -11,12 +11,8 @@ from pathlib import Path
 import pytest
 
 from mboxed.errors import MboxedError
-from mboxed.sciencebox.chart import (
-    ChartCache,
-    ChartRef,
-    parse_challenge,
-    pull_chart,
-)
+from mboxed.registry import parse_challenge
+from mboxed.sciencebox.chart import ChartCache, ChartRef, pull_chart
 from tests.sciencebox.registry import REGISTRY_BIN, Registry, chart_tgz, running_registry
 
 pytestmark = pytest.mark.skipif(REGISTRY_BIN is None, reason="docker-registry not installed")
