@@ -158,8 +158,34 @@ class EndToEnd:
         self.site = ingress.enter_context(
             ingress_site(hostname, Path(tls["cert"]), Path(tls["key"]), self.ingress_ip)
         )
+        self.site.check = self.ldap_holds
         self.stack.callback(ingress.close)
         self._ingress = ingress
+
+    def ldap_holds(self, user: str, password: str) -> bool:
+        """Does LDAP hold this password? What the seeding Job of the last
+        deployed revision loads: its users LDIF, whose {SSHA} hashes the
+        password must match (as slapd's bind does)."""
+        import base64
+
+        from mboxed.sciencebox.ldif import check_ssha
+
+        revisions = self.tool("helm")["releases"].get("default/sciencebox") or []
+        deployed = [r for r in revisions if r.get("status") in ("deployed", "superseded")]
+        if not deployed:
+            return False
+        files = ((deployed[-1].get("config") or {}).get("ldap-instance-config") or {}).get(
+            "ldifFiles"
+        ) or {}
+        for entry in str(files.get("10_users.ldif", "")).split("\n\n"):
+            lines = entry.splitlines()
+            if f"uid: {user}" not in lines:
+                continue
+            for line in lines:
+                if line.startswith("userPassword:: "):
+                    hashed = base64.b64decode(line.split(":: ", 1)[1]).decode()
+                    return check_ssha(password, hashed)
+        return False
 
     def stop_ingress(self) -> None:
         """The ingress goes with the cluster (after `down`)."""

@@ -14,9 +14,10 @@ import pytest
 
 from mboxed.docker_engine import (
     DEFAULT_PIDFILE,
+    DEFAULT_SOCKET,
     DockerProbe,
+    daemons_serving,
     probe_docker,
-    running_pids,
     stop_daemon,
 )
 from mboxed.errors import MboxedError
@@ -225,7 +226,7 @@ def test_docker_step_for_real(tmp_path: Path) -> None:
             step.undo(world.ctx, journal)
             world.ctx.current_step = None
             assert not probe_docker(world.ctx.shell, timeout=2).reachable
-            assert running_pids("dockerd") == ()
+            assert daemons_serving(DEFAULT_SOCKET) == ()  # the system engine (private ones aside)
             step.undo(world.ctx, journal)  # idempotent
     finally:
         if not already:
