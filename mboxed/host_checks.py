@@ -12,7 +12,7 @@ from typing import Any
 
 from mboxed.host import Snapshot
 from mboxed.os_release import os_supported
-from mboxed.profile import size_mib
+from mboxed.profile_schema import size_mib
 
 STATUSES = ("ok", "warn", "fail")
 
