@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.services.daemon import running, short_directory
+from tests.services.daemon import directories, running
 
 CONTAINERD = shutil.which("containerd") or "/usr/bin/containerd"
 CTR = shutil.which("ctr") or "/usr/bin/ctr"
@@ -60,12 +60,7 @@ class Containerd:
 
 @contextlib.contextmanager
 def running_containerd(directory: Path | None = None) -> Iterator[Containerd]:
-    why = available()
-    if why is not None:
-        raise RuntimeError(why)
-    with short_directory("mbx-ctrd-") as short:
-        data = directory if directory is not None else short
-        data.mkdir(parents=True, exist_ok=True)
+    with directories("mbx-ctrd-", directory, available()) as (short, data):
         sock = short / "containerd.sock"
         config = data / "config.toml"
         config.write_text(

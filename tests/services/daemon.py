@@ -1,7 +1,7 @@
 """Start a daemon for a test, wait until it answers, stop it afterwards.
 
 Every private test daemon (tests/services/dockerd.py, containerd.py) starts
-through `running`; `short_directory` gives it a place for its sockets, whose
+through `running`; `directories` gives it a place for its sockets, whose
 paths unix(7) limits to 108 bytes (pytest's tmp_path is often longer).
 """
 
@@ -17,13 +17,21 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def short_directory(prefix: str) -> Iterator[Path]:
-    """A fresh directory under /tmp with a short path, removed on exit."""
-    directory = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+def directories(
+    prefix: str, data: Path | None, unavailable: str | None
+) -> Iterator[tuple[Path, Path]]:
+    """(short, data) for a daemon: `short` a fresh directory under /tmp for its
+    sockets, removed on exit; `data` the caller's, or `short` without one.
+    Raises if the daemon is `unavailable` (the reason why)."""
+    if unavailable is not None:
+        raise RuntimeError(unavailable)
+    short = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     try:
-        yield directory
+        data = data if data is not None else short
+        data.mkdir(parents=True, exist_ok=True)
+        yield short, data
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(short, ignore_errors=True)
 
 
 @contextlib.contextmanager

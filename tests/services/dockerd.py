@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.services.daemon import running, short_directory
+from tests.services.daemon import directories, running
 
 DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
 DOCKER = shutil.which("docker") or "/usr/bin/docker"
@@ -67,12 +67,7 @@ class Dockerd:
 def running_dockerd(directory: Path | None = None) -> Iterator[Dockerd]:
     import docker
 
-    why = available()
-    if why is not None:
-        raise RuntimeError(why)
-    with short_directory("mbx-dockerd-") as short:
-        data = directory if directory is not None else short
-        data.mkdir(parents=True, exist_ok=True)
+    with directories("mbx-dockerd-", directory, available()) as (short, data):
         sock = short / "docker.sock"
         # A dockerd that finds the system containerd (/run/containerd) uses it
         # (moby cmd/dockerd daemon.go, initContainerd): namespaces of its own
