@@ -37,7 +37,7 @@ from mboxed.images.oci import node_platforms  # noqa: E402
 from mboxed.mirror_server import RoomServer, serve_directory  # noqa: E402
 from tests.images.built import DOCKER_MANIFEST, Built, layer, push, sha  # noqa: E402
 from tests.sciencebox.registry import running_registry  # noqa: E402
-from tests.services.room_dockerd import Dockerd, running_dockerd  # noqa: E402
+from tests.services.dockerd import Dockerd, running_dockerd  # noqa: E402
 
 RUNS = 3
 

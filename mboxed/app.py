@@ -16,7 +16,8 @@ from functools import cached_property
 from typing import IO, Any
 
 from mboxed import __version__
-from mboxed.engine import Context, Options, Pipeline, Reporter
+from mboxed.contract import Context, Options, Reporter
+from mboxed.engine import Pipeline
 from mboxed.errors import MboxedError
 from mboxed.paths import Paths, check_deployment_name
 

@@ -123,7 +123,7 @@ class Context:
     `outputs()`."""
 
     deployment: str
-    profile: Any  # mboxed.profile.Profile; Any keeps this module import-light
+    profile: Any  # mboxed.profile_schema.Profile; Any keeps this module import-light
     paths: Any  # mboxed.paths.Paths
     shell: Any  # mboxed.shell.Shell
     state: Any  # mboxed.state.State

@@ -39,7 +39,6 @@ from tenacity import (
 
 from mboxed.errors import MboxedError
 from mboxed.files import parse_checksum_file, sha256_of
-from mboxed.pins import PINNED as PINNED  # re-exported: mboxed.host reads it from here
 from mboxed.pins import Release
 
 log = logging.getLogger("mboxed.downloads")

@@ -4,8 +4,7 @@
 saved atomically after every step, so a killed run resumes where it stopped.
 
 The step contract (Action, Plan, Step, BaseStep, Context, ...) lives in
-mboxed.contract; its names are importable from here too, as the steps have
-always imported them.
+mboxed.contract, the journal of reversible changes in mboxed.journal.
 """
 
 from __future__ import annotations
@@ -20,13 +19,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from mboxed.contract import Action as Action
-from mboxed.contract import BaseStep as BaseStep
-from mboxed.contract import Context as Context
-from mboxed.contract import Options as Options
-from mboxed.contract import Plan as Plan
-from mboxed.contract import Reporter as Reporter
-from mboxed.contract import Step as Step
+from mboxed.contract import Context, Plan, Step
 from mboxed.errors import (
     Deferred,
     DidNotConverge,

@@ -73,6 +73,30 @@ def replacing(dest: Path, mode: int) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def write_atomic(dest: Path, data: bytes, mode: int = 0o644) -> None:
+    """`data` at `dest` with `mode`, fsynced and renamed into place: a reader
+    sees the old file or the new one, never a part. The temp file is 0600
+    from its creation, so a secret is never readable by others meanwhile."""
+    with replacing(dest, mode) as tmp, tmp.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def place(source: Path, dest: Path, sha256: str | None = None) -> None:
+    """Put `source` at `dest` (mode 0644) atomically: a hard link where both are
+    on one file system (no second copy of a large file), else a copy, which
+    is checked against `sha256` when one is given."""
+    with replacing(dest, 0o644) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+            if sha256 is not None and sha256_of(tmp) != sha256:
+                raise MboxedError(f"copying {source} to {dest} changed it; refused") from None
+
+
 def install_file(source: Path, dest: Path, member: str | None = None) -> None:
     """Put the verified `source` (or one member of the .tar.gz) at `dest`,
     mode 0755, atomically."""

@@ -304,7 +304,7 @@ def download_hosts(mirror: str | None) -> list[str]:
     """Hosts mboxed downloads from: the mirror's, or the upstream ones."""
     if mirror:
         return [urlsplit(mirror).netloc]
-    from mboxed.downloads import PINNED
+    from mboxed.pins import PINNED
 
     hosts: list[str] = []
     for release in PINNED.values():

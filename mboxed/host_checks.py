@@ -12,7 +12,7 @@ from typing import Any
 
 from mboxed.host import Snapshot
 from mboxed.os_release import os_supported
-from mboxed.profile import size_mib
+from mboxed.profile_schema import size_mib
 
 STATUSES = ("ok", "warn", "fail")
 
@@ -34,6 +34,13 @@ class Check:
     value: str
     need: str
     fix: str = ""
+
+    @classmethod
+    def judged(
+        cls, id: str, title: str, passed: bool, value: str, need: str, fix: str, failed: str
+    ) -> Check:
+        """A check that passes or has status `failed`; `fix` is shown only then."""
+        return cls(id, title, "ok" if passed else failed, value, need, "" if passed else fix)
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -96,13 +103,14 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
         )
     arch_ok = host.arch in ("amd64", "arm64")
     add(
-        Check(
+        Check.judged(
             "arch",
             "CPU architecture",
-            "ok" if arch_ok else "fail",
+            arch_ok,
             host.arch,
             "amd64 or arm64",
-            "" if arch_ok else "use an amd64 or arm64 machine",
+            "use an amd64 or arm64 machine",
+            "fail",
         )
     )
 
@@ -218,13 +226,14 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
 
     if host.os == "linux":
         add(
-            Check(
+            Check.judged(
                 "fuse",
                 "FUSE device",
-                "ok" if snap.fuse else "warn",
+                snap.fuse,
                 "/dev/fuse present" if snap.fuse else "/dev/fuse missing",
                 "/dev/fuse for the EOS and CVMFS mounts",
-                "" if snap.fuse else "sudo modprobe fuse",
+                "sudo modprobe fuse",
+                "warn",
             )
         )
         watches, instances = snap.inotify_watches, snap.inotify_instances
@@ -232,40 +241,39 @@ def evaluate(snap: Snapshot, profile: Any, mirror: str | None = None) -> list[Ch
             instances is not None and instances < INOTIFY_INSTANCES
         )
         add(
-            Check(
+            Check.judged(
                 "inotify",
                 "inotify limits",
-                "warn" if low else "ok",
+                not low,
                 f"max_user_watches={watches}, max_user_instances={instances}",
                 f">= {INOTIFY_WATCHES} watches, >= {INOTIFY_INSTANCES} instances",
                 f"sudo sysctl fs.inotify.max_user_watches={INOTIFY_WATCHES} "
-                f"fs.inotify.max_user_instances={INOTIFY_INSTANCES}"
-                if low
-                else "",
+                f"fs.inotify.max_user_instances={INOTIFY_INSTANCES}",
+                "warn",
             )
         )
         cg = snap.cgroup
         add(
-            Check(
+            Check.judged(
                 "cgroup",
                 "cgroup version",
-                "ok" if cg == 2 else "warn",
+                cg == 2,
                 f"v{cg}" if cg else "not mounted",
                 "cgroup v2 (v1 still works, deprecated)",
-                "" if cg == 2 else "boot with systemd.unified_cgroup_hierarchy=1",
+                "boot with systemd.unified_cgroup_hierarchy=1",
+                "warn",
             )
         )
         if provider.name == "minikube" and provider.driver in ("kvm2", "virtualbox"):
             add(
-                Check(
+                Check.judged(
                     "virt",
                     "hardware virtualization",
-                    "ok" if snap.kvm else "fail",
+                    snap.kvm,
                     "/dev/kvm present" if snap.kvm else "/dev/kvm missing",
                     f"/dev/kvm for the {provider.driver} driver",
-                    ""
-                    if snap.kvm
-                    else "enable VT-x/AMD-V in the firmware, or use the docker driver",
+                    "enable VT-x/AMD-V in the firmware, or use the docker driver",
+                    "fail",
                 )
             )
 
@@ -325,24 +333,26 @@ def _docker_checks(snap: Snapshot, profile: Any) -> list[Check]:
     out: list[Check] = []
     installed = bool(docker.cli or docker.daemon or docker.reachable)
     out.append(
-        Check(
+        Check.judged(
             "docker-installed",
             "Docker installed",
-            "ok" if installed else "warn",
+            installed,
             docker.daemon or docker.cli or "not installed",
             "a Docker engine",
-            "" if installed else "`mboxed up` installs it (step docker)",
+            "`mboxed up` installs it (step docker)",
+            "warn",
         )
     )
     running = docker.reachable or docker.permission_denied or bool(docker.daemon_pids)
     out.append(
-        Check(
+        Check.judged(
             "docker-running",
             "Docker running",
-            "ok" if running else "warn",
+            running,
             docker.summary if docker.reachable else ("running" if running else docker.error),
             f"an engine answering at {docker.base_url}",
-            "" if running else "`mboxed up` starts it (step docker)",
+            "`mboxed up` starts it (step docker)",
+            "warn",
         )
     )
     if docker.reachable:

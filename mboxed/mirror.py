@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +34,7 @@ from urllib.parse import urlsplit
 
 from mboxed.downloads import Downloader, check_mirror
 from mboxed.errors import MboxedError
-from mboxed.files import TMP_SUFFIX, parse_checksum_file, replacing, sha256_of
+from mboxed.files import TMP_SUFFIX, parse_checksum_file, place, sha256_of, write_atomic
 from mboxed.pins import PINNED, PLATFORMS, Release
 from mboxed.registry import RegistryClient
 from mboxed.sciencebox.chart import (
@@ -129,7 +127,7 @@ class MirrorBuilder:
         self.progress(f"{tool} {release.version} {platform}: fetching")
         verified = self.downloader.fetch(release, platform)
         expected = verified.name  # the cache names a verified file by its sha256
-        _place(verified, dest, expected)
+        place(verified, dest, expected)
         self._added(dest)
         if sum_dest is not None:
             # The checksum file laptops fetch beside the file, sha256sum format
@@ -206,7 +204,7 @@ class MirrorBuilder:
         verified = self.downloader.cached(pinned) or self.downloader.download(
             url, pinned, label="ingress-nginx kind manifest"
         )
-        _place(verified, dest, pinned)
+        place(verified, dest, pinned)
         self._added(dest)
 
     # -- the README ----------------------------------------------------------------------
@@ -327,22 +325,3 @@ def _sum_in(sum_file: Path | None, filename: str) -> str | None:
         return parse_checksum_file(sum_file.read_text(errors="replace"), filename)
     except ValueError:
         return None
-
-
-def _place(source: Path, dest: Path, sha256: str) -> None:
-    """Put the verified `source` at `dest` atomically: a hard link where the
-    cache is on the same file system (no second copy of ~1 GB), else a copy;
-    checked again after the copy."""
-    with replacing(dest, 0o644) as tmp:
-        tmp.unlink()
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
-            if sha256_of(tmp) != sha256:
-                raise MboxedError(f"copying {source} to {dest} changed it; refused") from None
-
-
-def write_atomic(dest: Path, data: bytes) -> None:
-    with replacing(dest, 0o644) as tmp:
-        tmp.write_bytes(data)

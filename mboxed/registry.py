@@ -12,11 +12,8 @@ repository: a token's scope is one repository, and a mirror run pulls many.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from typing import Any
 import requests
 
 from mboxed.errors import MboxedError, TransientError
+from mboxed.files import replacing
 
 TIMEOUT = (10.0, 60.0)  # connect, read
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
@@ -202,11 +200,9 @@ class RegistryClient:
         url = f"{self.base_url}/v2/{repository}/blobs/{digest}"
         response = self._request(url, repository, stream=True)
         self._check_status(response, url, f"{what}: blob {digest}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
         hasher = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as out:
+        with replacing(dest, 0o644) as tmp:
+            with tmp.open("wb") as out:
                 for chunk in response.iter_content(CHUNK):
                     hasher.update(chunk)
                     out.write(chunk)
@@ -218,8 +214,3 @@ class RegistryClient:
                     f"but the manifest says {expected}; refused",
                     hint="the registry or mirror serves corrupt data; nothing was kept",
                 )
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)

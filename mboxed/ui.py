@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
-from mboxed.engine import Plan
+from mboxed.contract import Plan
 
 if TYPE_CHECKING:
     from rich.console import Console

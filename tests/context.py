@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mboxed.engine import Context, Options
+from mboxed.contract import Context, Options
 from mboxed.paths import Paths
 from mboxed.profile import load_profile
 from mboxed.shell import Shell

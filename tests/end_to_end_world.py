@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from mboxed.app import App
-from mboxed.engine import Options, Plan, StepResult
+from mboxed.contract import Options, Plan
+from mboxed.engine import StepResult
 from mboxed.profile import load_profile
 from mboxed.sciencebox.chart import ChartRef
 from mboxed.ui import PlainReporter

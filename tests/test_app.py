@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mboxed.app import App
-from mboxed.engine import Options
+from mboxed.contract import Options
 
 
 def test_profile_and_mirror_of_the_last_up_are_remembered() -> None:

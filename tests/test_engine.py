@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mboxed.engine import Action, BaseStep, Context, Pipeline, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
+from mboxed.engine import Pipeline
 from mboxed.errors import Deferred, DidNotConverge, LockHeld, MboxedError
 from mboxed.state import State
 from tests.toy import CommandStep, FileStep, make_context, toy_steps

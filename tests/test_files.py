@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from mboxed.files import InstallError, install_file, parse_checksum_file
+from mboxed.errors import MboxedError
+from mboxed.files import (
+    TMP_SUFFIX,
+    InstallError,
+    install_file,
+    parse_checksum_file,
+    place,
+    write_atomic,
+)
 
 SHA = hashlib.sha256(os.urandom(64)).hexdigest()
 
@@ -75,3 +83,41 @@ def test_install_keeps_the_old_binary_until_the_new_one_is_whole(tmp_path: Path)
         install_file(archive, dest, "linux-amd64/helm")
     assert dest.read_bytes() == b"old"
     assert sorted(p.name for p in dest.parent.iterdir()) == ["helm"]
+
+
+def test_write_atomic_gives_the_mode_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    dest = tmp_path / "d" / "secret.json"
+    write_atomic(dest, b"old", 0o600)
+    write_atomic(dest, b"new", 0o600)
+    assert dest.read_bytes() == b"new"
+    assert dest.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in dest.parent.iterdir()] == ["secret.json"]
+
+
+def test_place_links_on_one_file_system(tmp_path: Path) -> None:
+    source = tmp_path / "blob"
+    source.write_bytes(b"x" * 100)
+    place(source, tmp_path / "room" / "blob")
+    placed = tmp_path / "room" / "blob"
+    assert placed.read_bytes() == source.read_bytes()
+    assert placed.stat().st_ino == source.stat().st_ino  # no second copy
+    assert placed.stat().st_mode & 0o777 == 0o644
+
+
+def test_place_copies_across_file_systems_and_refuses_a_changed_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cross_device(src: object, dst: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    source = tmp_path / "blob"
+    source.write_bytes(b"payload")
+    good = hashlib.sha256(b"payload").hexdigest()
+    place(source, tmp_path / "copy", good)
+    assert (tmp_path / "copy").read_bytes() == b"payload"
+    assert (tmp_path / "copy").stat().st_ino != source.stat().st_ino
+    with pytest.raises(MboxedError, match="changed it; refused"):
+        place(source, tmp_path / "other", "0" * 64)
+    assert not (tmp_path / "other").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(TMP_SUFFIX)]

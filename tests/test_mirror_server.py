@@ -20,8 +20,8 @@ from mboxed.images.room_pull import hosts_files
 from mboxed.mirror_server import RoomServer, serve_directory
 from tests.images.built import Built, image, index, push
 from tests.sciencebox.registry import REGISTRY_BIN, running_registry
-from tests.services import room_containerd as containerd_service
-from tests.services import room_dockerd as dockerd_service
+from tests.services import containerd as containerd_service
+from tests.services import dockerd as dockerd_service
 
 pytestmark = pytest.mark.skipif(REGISTRY_BIN is None, reason="docker-registry not installed")
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from mboxed.errors import ProfileError
-from mboxed.profile import load_profile, parse_set, shipped_profiles, size_mib
+from mboxed.profile import load_profile, parse_set, shipped_profiles
+from mboxed.profile_schema import size_mib
 
 
 def write(path: Path, text: str) -> Path:
@@ -162,10 +163,6 @@ def test_set_parses_yaml_scalars() -> None:
 def test_raw_helm_values_pass_through_unvalidated() -> None:
     loaded = load_profile("demo", overrides=["sciencebox.values.eos.fst.replicaCount=2"])
     assert loaded.profile.sciencebox.values == {"eos": {"fst": {"replicaCount": 2}}}
-
-
-def test_sizes() -> None:
-    assert size_mib("8g") == 8192 and size_mib("4096m") == 4096 and size_mib("2GiB") == 2048
 
 
 def test_an_alias_bomb_in_the_helm_values_is_one_line_naming_the_file(tmp_path: Path) -> None:

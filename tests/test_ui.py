@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from mboxed.engine import Action, Plan
+from mboxed.contract import Action, Plan
 from mboxed.errors import MboxedError
 from mboxed.ui import LiveReporter, PlainReporter, make_reporter
 

@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mboxed.engine import Action, BaseStep, Context, Options, Pipeline, Plan
+from mboxed.contract import Action, BaseStep, Context, Options, Plan
+from mboxed.engine import Pipeline
 from mboxed.errors import TransientError
 from mboxed.paths import Paths
 from mboxed.shell import Shell

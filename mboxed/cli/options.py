@@ -11,7 +11,7 @@ import click
 
 from mboxed.app import App
 from mboxed.cli import Invocation
-from mboxed.engine import Options
+from mboxed.contract import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -18,7 +18,7 @@ from mboxed.cli.options import deployment_options
 from mboxed.errors import Deferred, MboxedError
 
 if TYPE_CHECKING:
-    from mboxed.engine import Context
+    from mboxed.contract import Context
     from mboxed.sciencebox.values import Preview
 
 

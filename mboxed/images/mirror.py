@@ -15,14 +15,12 @@ downloaded twice.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mboxed.downloads import sha256_of
 from mboxed.errors import MboxedError
+from mboxed.files import place, sha256_of, write_atomic
 from mboxed.images.inventory import Image, inventory
 from mboxed.images.oci import (
     ACCEPT,
@@ -34,7 +32,7 @@ from mboxed.images.oci import (
     platforms_of,
 )
 from mboxed.images.reference import Reference, ReferenceError, parse
-from mboxed.mirror import MirrorResult, write_atomic
+from mboxed.mirror import MirrorResult
 from mboxed.registry import NotFound, RegistryClient, registry_base_url
 
 
@@ -255,7 +253,7 @@ class ImageMirror:
                 continue
             other = self._known_blob(blob.digest)
             if other is not None and other != dest and self._verified(other, blob.digest):
-                _link_or_copy(other, dest)
+                place(other, dest)
             else:
                 size = f" ({blob.size / 1e6:.1f} MB)" if blob.size else ""
                 self.progress(f"image {ref}: blob {blob.digest[:19]}…{size}")
@@ -281,14 +279,3 @@ def mirror_images(mirror: ImageMirror, wanted: Iterable[Wanted]) -> MirrorResult
             seen.add(item.reference)
             mirror.add(item)
     return mirror.result
-
-
-def _link_or_copy(source: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".part-link-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, dest)

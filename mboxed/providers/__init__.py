@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from mboxed.errors import MboxedError
-from mboxed.profile import size_mib
+from mboxed.profile_schema import size_mib
 
 Progress = Callable[[str], None]
 

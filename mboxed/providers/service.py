@@ -19,7 +19,8 @@ from mboxed.providers.kind import KindProvider
 from mboxed.providers.minikube import MinikubeProvider
 
 if TYPE_CHECKING:
-    from mboxed.engine import Context, JournalEntry
+    from mboxed.contract import Context
+    from mboxed.journal import JournalEntry
 
 # The journal entry the cluster step writes before it creates a cluster.
 CREATED = "cluster_created"

@@ -65,7 +65,7 @@ def generated_names(prefix: str, count: int) -> list[str]:
 
 
 def wanted_from_profile(users: Any) -> Wanted:
-    """`users` is the profile's `users` section (mboxed.profile.Users)."""
+    """`users` is the profile's `users` section (mboxed.profile_schema.Users)."""
     roster = tuple(read_roster(users.roster)) if users.roster else ()
     wanted = Wanted(
         classic=users.preset == "classic",

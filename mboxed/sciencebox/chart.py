@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import tarfile
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +34,7 @@ import requests
 import yaml
 
 from mboxed.errors import MboxedError
-from mboxed.files import sha256_of
+from mboxed.files import sha256_of, write_atomic
 from mboxed.registry import NotFound, RegistryClient, check_digest, registry_base_url
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -229,11 +227,7 @@ class ChartCache:
             "name": chart.name,
             "version": chart.version,
         }
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index-")
-        with os.fdopen(fd, "w") as out:
-            json.dump(index, out, indent=2, sort_keys=True)
-        os.replace(tmp, self.index_path)
+        write_atomic(self.index_path, json.dumps(index, indent=2, sort_keys=True).encode(), 0o600)
 
 
 def pull_chart(

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from mboxed.downloads import sha256_of
 from mboxed.errors import MboxedError
+from mboxed.files import sha256_of
 from mboxed.sciencebox.chart import ChartCache, ChartRef, chart_metadata
 
 

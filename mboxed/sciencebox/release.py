@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mboxed.engine import Action, Plan
+from mboxed.contract import Action, Plan
 from mboxed.errors import MboxedError
 
 

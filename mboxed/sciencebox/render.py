@@ -13,12 +13,12 @@ uses for `helm upgrade --install`, so `mboxed render` shows what `up` applies.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mboxed.files import write_atomic
 from mboxed.sciencebox.helm import Helm
 from mboxed.sciencebox.postrender import make_config, write_post_renderer
 from mboxed.sciencebox.release import normalise
@@ -73,12 +73,7 @@ def write_values_file(path: Path, values: Mapping[str, Any]) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fresh = not path.exists()
     text = json.dumps(normalise(values), indent=2, sort_keys=True) + "\n"
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode(), 0o600)
     return fresh
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
-import os
 import platform
 import shlex
 from collections.abc import Sequence
@@ -32,6 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from mboxed.files import write_atomic
 
 CA_DAYS = 3650
 CERT_DAYS = 397
@@ -245,17 +246,9 @@ def inspect(directory: Path, hostname: str, extra_names: Sequence[str] = ()) -> 
 
 
 def write_private(path: Path, data: bytes, mode: int) -> None:
-    """Write atomically with `mode` from the start (never briefly world-readable)."""
+    """Write atomically with `mode`, in a directory only the user can enter."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode)
 
 
 # --- host trust stores -----------------------------------------------------------------

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from mboxed.errors import MboxedError
-from mboxed.profile import deep_merge, size_mib
+from mboxed.profile import deep_merge
+from mboxed.profile_schema import size_mib
 from mboxed.sciencebox import secrets as sb_secrets
 from mboxed.sciencebox import tls as sb_tls
 from mboxed.sciencebox.accounts import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from mboxed.engine import Step
+from mboxed.contract import Step
 
 PIPELINE: tuple[tuple[str, str], ...] = (
     ("preflight", "mboxed.steps.preflight:make"),

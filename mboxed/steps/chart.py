@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mboxed.engine import Action, BaseStep, Context, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.sciencebox.chart import ChartCache, ChartRef, PulledChart, pull_chart
 from mboxed.sciencebox.chart_source import LocalChart, is_local
 from mboxed.sciencebox.chart_source import cache_dir as charts_dir

@@ -18,9 +18,9 @@ from typing import Any
 
 from mboxed import hostname as hn
 from mboxed import hostname_setup, kube, readiness
-from mboxed.engine import Action, BaseStep, Context, JournalEntry, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
-from mboxed.journal import revert
+from mboxed.journal import JournalEntry, revert
 from mboxed.providers import ClusterProvider, ClusterSpec, ClusterStatus, differences
 from mboxed.providers.service import (
     CREATED,

@@ -39,7 +39,7 @@ from mboxed.host import (
 from mboxed.journal import JournalEntry, revert
 from mboxed.os_release import OsRelease, read_os_release
 from mboxed.package_manager import install, removal
-from mboxed.profile import size_mib
+from mboxed.profile_schema import size_mib
 
 # --- the step --------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mboxed.engine import Action, BaseStep, Context, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.images.inventory import Image
 from mboxed.images.pull import NodeImage, NodeUnreachable, Puller
 from mboxed.images.wanted import Wanted, missing, pins_from_node, recorded_pins

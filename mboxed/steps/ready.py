@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mboxed import kube
-from mboxed.engine import Action, BaseStep, Context, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.errors import Deferred, MboxedError
 from mboxed.readiness import workload_readiness
 from mboxed.sciencebox.diagnose import Diagnosis, diagnose_pod, pod_ready

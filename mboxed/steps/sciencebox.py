@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from mboxed import kube
-from mboxed.engine import BaseStep, Context, JournalEntry, Plan
+from mboxed.contract import BaseStep, Context, Plan
 from mboxed.errors import Deferred, MboxedError
 from mboxed.hostname import resolve_hostname
+from mboxed.journal import JournalEntry
 from mboxed.sciencebox import ldap_seed
 from mboxed.sciencebox.helm import ClusterUnreachable, Helm, KubeContextMissing
 from mboxed.sciencebox.release import (

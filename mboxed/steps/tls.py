@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mboxed.engine import Action, BaseStep, Context, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
 from mboxed.hostname import resolve_hostname
 from mboxed.sciencebox import tls as sb

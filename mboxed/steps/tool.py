@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.downloads import Downloader
-from mboxed.engine import Action, BaseStep, Context, JournalEntry, Plan
 from mboxed.files import install_file, sha256_of
 from mboxed.host import normalize_arch, normalize_os
+from mboxed.journal import JournalEntry
 from mboxed.pins import PINNED, Release
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mboxed.engine import Action, BaseStep, Context, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.sciencebox import accounts, allocation
 from mboxed.sciencebox.ldif import render_ldif
 

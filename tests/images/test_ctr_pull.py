@@ -30,7 +30,7 @@ def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[containerd_
 def puller(containerd: containerd_service.Containerd) -> CtrPuller:
     # the native snapshotter works on any filesystem (overlayfs may not, in a test box)
     shell = Shell(env={**os.environ, "CONTAINERD_SNAPSHOTTER": "native"})
-    return CtrPuller(shell, containerd.ctr(), plain_http=True)
+    return CtrPuller(shell, containerd.ctr_argv(), plain_http=True)
 
 
 def test_kind_nodes_are_reached_with_docker_exec() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,7 +26,7 @@ from mboxed.providers.kind import (
     render_config,
 )
 from tests.fakes.kube_api import load_object
-from tests.providers.world import make_world
+from tests.providers.world import World, make_world
 
 
 def test_parse_clusters_on_captured_output() -> None:
@@ -96,15 +97,20 @@ def test_node_address_prefers_the_ingress_ready_node() -> None:
     assert node_address([plain]) == "192.168.49.2"
 
 
+def kind_in(world: World, tmp_path: Path, **options: Any) -> KindProvider:
+    """The cluster `mboxed` on the world's fake kind, cache and config in tmp_path."""
+    return KindProvider(
+        ClusterSpec("kind", "mboxed"),
+        world.ctx.shell,
+        cache_dir=tmp_path / "cache",
+        config_dir=tmp_path,
+        **options,
+    )
+
+
 def test_taken_ports_are_remapped_for_real(tmp_path: Path) -> None:
     with make_world(tmp_path, "provider.name=kind") as world:
-        provider = KindProvider(
-            ClusterSpec("kind", "mboxed"),
-            world.ctx.shell,
-            cache_dir=tmp_path / "cache",
-            config_dir=tmp_path,
-            is_free=lambda port: port not in (80, 443),
-        )
+        provider = kind_in(world, tmp_path, is_free=lambda port: port not in (80, 443))
         notes: list[str] = []
         assert provider.ensure(notes.append) is True
         assert provider.host_ports == (8080, 8443)
@@ -118,12 +124,7 @@ def test_taken_ports_are_remapped_for_real(tmp_path: Path) -> None:
 
 def test_load_image_into_the_cluster(tmp_path: Path) -> None:
     with make_world(tmp_path, "provider.name=kind") as world:
-        provider = KindProvider(
-            ClusterSpec("kind", "mboxed"),
-            world.ctx.shell,
-            cache_dir=tmp_path / "cache",
-            config_dir=tmp_path,
-        )
+        provider = kind_in(world, tmp_path)
         provider.ensure(lambda _: None)
         provider.load_image("registry.cern.ch/sciencebox/swan:0.0.1")
         assert world.calls("kind")[-1] == [
@@ -142,13 +143,7 @@ def test_the_ingress_manifest_is_used_only_when_its_sha256_is_the_pinned_one(
         served = tmp_path / "mirror" / INGRESS_NGINX_PATH.lstrip("/")
 
         def provider() -> KindProvider:
-            return KindProvider(
-                ClusterSpec("kind", "mboxed"),
-                world.ctx.shell,
-                cache_dir=tmp_path / "cache",
-                config_dir=tmp_path,
-                mirror=world.ctx.options.mirror,
-            )
+            return kind_in(world, tmp_path, mirror=world.ctx.options.mirror)
 
         documents = provider().ingress_manifest()
         assert {d["kind"] for d in documents} >= {"Namespace", "Deployment"}

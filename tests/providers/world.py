@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mboxed.engine import Context, Options, Pipeline, StepResult
+from mboxed.contract import Context, Options
+from mboxed.engine import Pipeline, StepResult
 from mboxed.profile import load_profile
 from mboxed.providers import kind as kind_provider
 from mboxed.providers.kind import INGRESS_NGINX_PATH

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mboxed.engine import Context, Options, Pipeline, Step
+from mboxed.contract import Context, Options, Step
+from mboxed.engine import Pipeline
 from tests.context import make_context
 
 

@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import tarfile
 import threading
 import time
@@ -40,6 +39,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+
+from tests.services.daemon import running
 
 REGISTRY_BIN = shutil.which("docker-registry") or shutil.which("registry")
 SERVICE = "mboxed-test-registry"
@@ -276,38 +277,17 @@ def running_registry(directory: Path, *, token_auth: bool) -> Iterator[Registry]
             }
         config_path = directory / "config.yml"
         config_path.write_text(json.dumps(config))  # JSON is YAML
-        log = (directory / "registry.log").open("wb")
-        stack.callback(log.close)
-        proc = subprocess.Popen(
-            [REGISTRY_BIN, "serve", str(config_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={"PATH": os.environ.get("PATH", "")},
-        )
-
-        def stop() -> None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-        stack.callback(stop)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
+
+        def ready() -> bool:
             try:
-                if requests.get(f"{url}/v2/", timeout=1).status_code in (200, 401):
-                    break
+                return requests.get(f"{url}/v2/", timeout=1).status_code in (200, 401)
             except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "docker-registry did not start: "
-                    + (directory / "registry.log").read_text(errors="replace")[-2000:]
-                )
-            time.sleep(0.05)
+                return False
+
+        argv = [REGISTRY_BIN, "serve", str(config_path)]
+        env = {"PATH": os.environ.get("PATH", "")}
+        stack.enter_context(running(argv, directory / "registry.log", ready, timeout=20, env=env))
         yield Registry(url, storage, token)
 
 

@@ -137,13 +137,19 @@ def test_a_certificate_for_another_name_is_not_trusted(tmp_path: Path) -> None:
     assert report.failed and "TLS certificate not trusted" in report.failed[0].detail
 
 
-def test_nothing_listening_says_connection_refused(tmp_path: Path) -> None:
+def nothing_listening(tmp_path: Path, password: str) -> Target:
+    """A target on a loopback port that was free a moment ago (nothing answers)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     ca = tmp_path / "ca.pem"
     ca.write_bytes(make_ca("x").cert_pem)
-    target = Target(HOST, "127.0.0.1", port, str(ca), user=("einstein", "relativity"))
+    return Target(HOST, "127.0.0.1", port, str(ca), user=("einstein", password))
+
+
+def test_nothing_listening_says_connection_refused(tmp_path: Path) -> None:
+    target = nothing_listening(tmp_path, "relativity")
+    port = target.port
     report = run_smoke(target)
     assert f"connection refused at 127.0.0.1:{port}" in report.failed[0].detail
 
@@ -176,12 +182,9 @@ def test_report_json_is_machine_readable(site: tuple[Site, Path]) -> None:
 
 
 def test_an_unreachable_ingress_is_tried_once_not_per_check(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    ca = tmp_path / "ca.pem"
-    ca.write_bytes(make_ca("x").cert_pem)
-    report = run_smoke(Target(HOST, "127.0.0.1", port, str(ca), user=("einstein", "x")))
+    target = nothing_listening(tmp_path, "x")
+    port = target.port
+    report = run_smoke(target)
     details = [c.detail for c in report.checks]
     assert details[0] == f"connection refused at 127.0.0.1:{port}"
     assert details[1:] == [f"not tried: connection refused at 127.0.0.1:{port}"] * 4

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxed.engine import Context
+from mboxed.contract import Context
 from mboxed.errors import MboxedError
 from mboxed.profile import load_profile
 from mboxed.sciencebox import accounts, allocation, ldif, postrender

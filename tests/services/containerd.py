@@ -1,7 +1,10 @@
 """A private, real containerd for tests (never the system one): its own
-socket, root, state and config (the CRI plugin off: no kubelet here), as
-root only. `ctr --address SOCKET` talks to it, as `ctr` inside a kind node
-talks to the node's."""
+socket, root, state and config (the CRI plugin off: no CNI, no kubelet), as
+root only (`available()` says why not; callers skip), stopped on exit. The
+real `ctr --address SOCKET` talks to it, as `ctr` inside a kind node talks
+to the node's. Its content lives under `directory` when one is given, else
+in a temporary directory removed afterwards.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +16,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.services.daemon import running
+from tests.services.daemon import directories, running
 
 CONTAINERD = shutil.which("containerd") or "/usr/bin/containerd"
 CTR = shutil.which("ctr") or "/usr/bin/ctr"
+NAMESPACE = "k8s.io"  # the namespace the kubelet's images are in, on a kind node
 
 
 def available() -> str | None:
+    """Why a private containerd cannot run here (None when it can)."""
     if os.geteuid() != 0:
         return "a private containerd needs root"
     if not (Path(CONTAINERD).exists() and Path(CTR).exists()):
-        return "containerd is not installed (Debian package containerd)"
+        return "containerd/ctr are not installed (Debian package containerd)"
     return None
 
 
@@ -31,33 +36,51 @@ def available() -> str | None:
 class Containerd:
     socket: Path
 
-    def ctr(self, namespace: str = "k8s.io") -> list[str]:
+    def ctr_argv(self, namespace: str = NAMESPACE) -> list[str]:
+        """`ctr` against this containerd, without a subcommand."""
         return [CTR, "--address", str(self.socket), "--namespace", namespace]
+
+    def ctr(
+        self, *args: str, namespace: str = NAMESPACE, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real `ctr` against this containerd."""
+        return subprocess.run(
+            [*self.ctr_argv(namespace), *args], capture_output=True, text=True, timeout=timeout
+        )
+
+    def image_digests(self, namespace: str = NAMESPACE) -> dict[str, str]:
+        """name -> target digest, from `ctr images ls`."""
+        found = {}
+        for line in self.ctr("images", "ls", namespace=namespace).stdout.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 3:
+                found[fields[0]] = fields[2]
+        return found
 
 
 @contextlib.contextmanager
-def running_containerd(directory: Path) -> Iterator[Containerd]:
-    directory.mkdir(parents=True, exist_ok=True)
-    sock_dir = Path(f"/tmp/mbx-ctrd-{os.getpid()}-{abs(hash(directory)) % 10**8}")
-    sock_dir.mkdir(mode=0o700, exist_ok=True)
-    sock = sock_dir / "containerd.sock"
-    config = directory / "config.toml"
-    config.write_text(
-        "version = 2\n"
-        f'root = "{directory / "root"}"\n'
-        f'state = "{sock_dir / "state"}"\n'
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-        f'[grpc]\n  address = "{sock}"\n'
-        f'[ttrpc]\n  address = "{sock}.ttrpc"\n'
-    )
+def running_containerd(directory: Path | None = None) -> Iterator[Containerd]:
+    with directories("mbx-ctrd-", directory, available()) as (short, data):
+        sock = short / "containerd.sock"
+        config = data / "config.toml"
+        config.write_text(
+            "version = 2\n"
+            f'root = "{data / "root"}"\n'
+            f'state = "{short / "state"}"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f'[grpc]\n  address = "{sock}"\n'
+            f'[ttrpc]\n  address = "{sock}.ttrpc"\n'
+            '[debug]\n  address = ""\n'
+            '[metrics]\n  address = ""\n'
+        )
+        handle = Containerd(sock)
 
-    def ready() -> bool:
-        argv = [CTR, "--address", str(sock), "version"]
-        return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
+        def ready() -> bool:
+            return sock.exists() and handle.ctr("version", timeout=10).returncode == 0
 
-    try:
-        argv = [CONTAINERD, "--config", str(config)]
-        with running(argv, directory / "containerd.log", ready, timeout=30):
-            yield Containerd(sock)
-    finally:
-        shutil.rmtree(sock_dir, ignore_errors=True)
+        try:
+            with running([CONTAINERD, "--config", str(config)], data / "containerd.log", ready):
+                yield handle
+        finally:
+            # a snapshot left mounted would keep its files from being removed
+            subprocess.run(["umount", "-R", str(data / "root")], capture_output=True)

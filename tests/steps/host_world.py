@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mboxed.engine import Context, Options, Pipeline, StepResult
+from mboxed.contract import Context, Options
+from mboxed.engine import Pipeline, StepResult
 from tests.context import make_context
 
 FAKE_BIN = Path(__file__).resolve().parent.parent / "fakes" / "bin"

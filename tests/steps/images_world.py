@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mboxed.engine import Context
+from mboxed.contract import Context
 from mboxed.images.docker_pull import DockerPuller, client_for
 from mboxed.images.pull import Progress, Pulled
 from mboxed.images.reference import Reference

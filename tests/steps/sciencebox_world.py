@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mboxed.engine import Context, Options
+from mboxed.contract import Context, Options
 from mboxed.ui import PlainReporter
 from tests.context import make_context
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mboxed.engine import Options, Pipeline
+from mboxed.contract import Options
+from mboxed.engine import Pipeline
 from mboxed.errors import MboxedError
 from mboxed.steps.chart import ChartStep
 from tests.sciencebox.registry import REGISTRY_BIN, Registry, chart_tgz, running_registry

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from mboxed import hostname as hn
-from mboxed.engine import Options
+from mboxed.contract import Options
 from mboxed.errors import MboxedError, ProfileError
 from mboxed.hostname import corefile_has
 from mboxed.providers import ClusterStatus, host_port_free

@@ -16,7 +16,8 @@ from typing import Any
 
 import docker
 
-from mboxed.engine import Action, BaseStep, Context, Pipeline, Plan
+from mboxed.contract import Action, BaseStep, Context, Plan
+from mboxed.engine import Pipeline
 from mboxed.tasks import stored
 from tests.services.dockerd import Dockerd
 from tests.services.registry import Registry, push_image, random_layers

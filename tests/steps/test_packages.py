@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxed.engine import Context
+from mboxed.contract import Context
 from mboxed.errors import MboxedError
 from mboxed.steps.packages import ESSENTIALS, PackagesFacts, PackagesStep, plan_packages
 from tests.file_server import FileServer

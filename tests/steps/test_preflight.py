@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mboxed.engine import Options
+from mboxed.contract import Options
 from mboxed.errors import MboxedError
 from mboxed.host_checks import Check
 from mboxed.steps.preflight import PreflightFacts, PreflightStep, plan_preflight

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from mboxed.engine import Context, Pipeline
+from mboxed.contract import Context
+from mboxed.engine import Pipeline
 from mboxed.errors import Deferred, MboxedError
 from mboxed.sciencebox.helm import KubeContextMissing
 from mboxed.sciencebox.postrender import make_config
@@ -181,7 +182,7 @@ def test_down_uninstalls_the_release_and_removes_the_values_file(tmp_path: Path)
 
 
 def _journal_of_install(tmp_path: Path) -> list[Any]:
-    from mboxed.engine import JournalEntry
+    from mboxed.journal import JournalEntry
 
     return [
         JournalEntry(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mboxed.engine import Options, Pipeline
+from mboxed.contract import Options
+from mboxed.engine import Pipeline
 from mboxed.errors import Deferred
 from mboxed.sciencebox.summary import render
 from mboxed.steps.summary import SummaryStep

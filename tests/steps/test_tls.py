@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mboxed.engine import Options, Pipeline
+from mboxed.contract import Options
+from mboxed.engine import Pipeline
 from mboxed.errors import Deferred
 from mboxed.sciencebox import tls as sb
 from mboxed.steps.tls import make

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from mboxed.contract import Options
 from mboxed.downloads import DownloadError
-from mboxed.engine import Options
 from mboxed.pins import PINNED, Release
 from mboxed.profile import load_profile
 from mboxed.shell import Shell
