@@ -366,6 +366,11 @@ def existing_cluster(world: EndToEnd, context: str, ingress_ip: str) -> None:
     world.ingress_ip = ingress_ip
 
 
+# What may run on a deployment that is up: reads only (`template` renders
+# client-side: the images step's inventory; `history` reads the revisions).
+HELM_READS = (["version"], ["status"], ["get", "values"], ["list"], ["history"], ["template"])
+
+
 def mutating(calls: Sequence[Sequence[str]], reads: Sequence[Sequence[str]]) -> list[list[str]]:
     """The calls whose leading words are none of `reads` (flags skipped)."""
     out = []

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.end_to_end_world import (
+    HELM_READS,
     EndToEnd,
     end_to_end,
     existing_cluster,
@@ -31,7 +32,6 @@ from tests.end_to_end_world import (
 HOSTNAME = "box.example.org"
 INGRESS_IP = "127.0.0.2"  # not 127.0.0.1:443, which the other end-to-end test uses
 OVERRIDES = ("provider.name=existing", "provider.context=prod", f"hostname={HOSTNAME}")
-HELM_READS = (["version"], ["status"], ["get", "values"], ["list"], ["history"])
 
 
 WHY_NOT = host_ready(
