@@ -11,7 +11,7 @@ What is served (opencontainers/distribution-spec spec.md):
 - `GET|HEAD /v2/<name>/manifests/<tag|digest>` → the stored bytes, with the
   manifest's own media type as Content-Type and Docker-Content-Digest;
 - `GET|HEAD /v2/<name>/blobs/<digest>` → the blob, `Range: bytes=a-b` → 206;
-- `GET /v2/<name>/tags/list`;
+- `GET /v2/<name>/tags/list`, `GET /v2/_catalog` (every repository);
 - any other path: the file at that path in the tree (Range too);
 - anything else: 404 / 405 with `{"errors": [{"code", "message", "detail"}]}`.
 
@@ -65,6 +65,8 @@ class Tree(Protocol):
 
     def names(self, rel_dir: str) -> list[str]: ...
 
+    def repositories(self) -> list[str]: ...
+
 
 class DirectoryTree:
     def __init__(self, root: Path) -> None:
@@ -88,6 +90,12 @@ class DirectoryTree:
         if ".." in rel_dir.split("/") or not path.is_dir():
             return []
         return sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+
+    def repositories(self) -> list[str]:
+        """Every repository under v2/ (a directory holding `manifests/`)."""
+        v2 = self.root / "v2"
+        found = v2.glob("**/manifests") if v2.is_dir() else iter(())
+        return sorted(p.parent.relative_to(v2).as_posix() for p in found if p.is_dir())
 
 
 def read_entry(entry: Entry, start: int = 0, length: int | None = None) -> bytes:
@@ -248,6 +256,12 @@ def _handler_for(room: RoomServer) -> type[BaseHTTPRequestHandler]:
             ns = (parse_qs(parts.query).get("ns") or [""])[0]
             if path in ("/v2", "/v2/"):
                 self._send(200, b"{}", "application/json", {})
+                return
+            if path == "/v2/_catalog":
+                # distribution's catalog API: the room's repositories, by which
+                # a laptop knows the registries to point at the room
+                body = json.dumps({"repositories": room.tree.repositories()}).encode()
+                self._send(200, body, "application/json", {})
                 return
             tags = _TAGS.match(path)
             if tags:
