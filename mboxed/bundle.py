@@ -302,9 +302,9 @@ def serve_bundle(
     except (OSError, ValueError):
         last = 0
     try:
-        room = RoomServer(TarTree(bundle), bind, last)
+        room = RoomServer(TarTree(bundle), bind, last, verified=True)
     except MboxedError:
-        room = RoomServer(TarTree(bundle), bind, 0)
+        room = RoomServer(TarTree(bundle), bind, 0, verified=True)
     marker_dir.mkdir(parents=True, exist_ok=True)
     port_file.write_text(f"{room.port}\n")
     return room.start()
