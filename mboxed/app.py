@@ -81,7 +81,8 @@ class App:
         the profile with its -f/--set, and the mirror."""
         name, files, overrides = self.profile_args()
         self.state.data["profile"] = {"name": name, "files": files, "set": overrides}
-        self.state.data["options"] = {"mirror": self.mirror}
+        # a bundle's room lives for one run only: never the next run's mirror
+        self.state.data["options"] = {"mirror": None if self.options.bundle else self.mirror}
 
     @cached_property
     def mirror(self) -> str | None:

@@ -270,6 +270,13 @@ class TarTree:
     def names(self, rel_dir: str) -> list[str]:
         return sorted(self._dirs.get(rel_dir.strip("/"), []))
 
+    def repositories(self) -> list[str]:
+        return sorted(
+            parent.removeprefix("v2/").removesuffix("/manifests")
+            for parent in self._dirs
+            if parent.startswith("v2/") and parent.endswith("/manifests")
+        )
+
 
 def serve_bundle(
     path: Path,
@@ -287,4 +294,17 @@ def serve_bundle(
         progress(f"bundle {path}: every member verified")
     else:
         progress(f"bundle {path}: verified before, unchanged")
-    return RoomServer(TarTree(bundle), bind, 0).start()
+    # The same port as last time when it is free: the nodes' hosts.toml name
+    # the room's URL, and a second `up --bundle` should find them as they are.
+    port_file = marker_dir / "port"
+    try:
+        last = int(port_file.read_text().strip())
+    except (OSError, ValueError):
+        last = 0
+    try:
+        room = RoomServer(TarTree(bundle), bind, last, verified=True)
+    except MboxedError:
+        room = RoomServer(TarTree(bundle), bind, 0, verified=True)
+    marker_dir.mkdir(parents=True, exist_ok=True)
+    port_file.write_text(f"{room.port}\n")
+    return room.start()

@@ -114,6 +114,7 @@ class Options:
     force: bool = False
     mirror: str | None = None
     trust: bool = False
+    bundle: str | None = None  # `up --bundle FILE`: its room is then the mirror
 
 
 @dataclass

@@ -34,7 +34,14 @@ from urllib.parse import urlsplit
 
 from mboxed.downloads import Downloader, check_mirror
 from mboxed.errors import MboxedError
-from mboxed.files import TMP_SUFFIX, parse_checksum_file, place, sha256_of, write_atomic
+from mboxed.files import (
+    TMP_SUFFIX,
+    install_file,
+    parse_checksum_file,
+    place,
+    sha256_of,
+    write_atomic,
+)
 from mboxed.pins import PINNED, PLATFORMS, Release
 from mboxed.registry import RegistryClient
 from mboxed.sciencebox.chart import (
@@ -188,6 +195,27 @@ class MirrorBuilder:
                 return False
             self._kept(path)
         return True
+
+    def chart_archive(self, ref: ChartRef) -> Path:
+        """The stored chart's .tgz (its layer blob, named by digest): what
+        `helm template` renders (helm reads an archive whatever its name)."""
+        tree = self.root / "v2" / ref.repository
+        manifest = json.loads((tree / "manifests" / ref.tag).read_bytes())
+        return tree / "blobs" / str(chart_layer(manifest, str(tree))["digest"])
+
+    def cached_helm(self, platform: str) -> Path | None:
+        """The pinned helm for `platform` when its verified archive is in the
+        downloads cache (add_tool put it there), unpacked once beside the
+        cache; None when it is not cached (nothing is downloaded)."""
+        release = self.releases["helm"]
+        pinned = release.pinned(platform)
+        archive = self.downloader.cached(pinned) if pinned else None
+        if archive is None or pinned is None:
+            return None
+        binary = self.cache_root / "bin" / f"helm-{release.version}-{pinned[:12]}"
+        if not binary.is_file():
+            install_file(archive, binary, release.archive_member(platform))
+        return binary
 
     # -- the ingress-nginx manifest (kind) -------------------------------------------------
     def add_ingress_manifest(self) -> None:

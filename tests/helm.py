@@ -83,3 +83,27 @@ class Helm:
         if post_renderer is not None:
             args += ["--post-renderer", str(post_renderer)]
         return self.run([*args, *extra]).stdout
+
+
+def model_chart_tgz(version: str) -> bytes:
+    """The model chart packaged as `helm package` would (one top directory
+    `sciencebox/`), its Chart.yaml saying `version`: what a registry or a
+    room holds for the profile's pinned chart version."""
+    import gzip
+    import io
+    import re
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for path in sorted(MODEL_CHART.rglob("*")):
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            if path == MODEL_CHART / "Chart.yaml":
+                data = re.sub(rb"(?m)^version: .*$", f"version: {version}".encode(), data)
+            info = tarfile.TarInfo("sciencebox/" + path.relative_to(MODEL_CHART).as_posix())
+            info.size = len(data)
+            info.mtime = 1_700_000_000
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), mtime=0)

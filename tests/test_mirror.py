@@ -389,3 +389,31 @@ def test_a_broken_build_leaves_no_half_file_and_the_next_one_resumes_it(tmp_path
         assert (root / path.lstrip("/")).read_bytes() == big.body
         assert files.hits(path) == [f"bytes={size}-"]  # resumed where it broke, not restarted
         assert leftovers(root) == []
+
+
+def test_cached_helm_is_unpacked_from_the_verified_archive_and_never_downloaded(
+    tmp_path: Path,
+) -> None:
+    """The mirror renders the chart with the helm it just cached: the pinned
+    archive for this machine, unpacked once; nothing cached, no helm."""
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        body = b"#!/bin/sh\necho helm\n"
+        info = tarfile.TarInfo("linux-amd64/helm")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    archive = raw.getvalue()
+    digest = hashlib.sha256(archive).hexdigest()
+    helm = replace(PINNED["helm"], sha256={"linux/amd64": digest})
+    builder = MirrorBuilder(tmp_path / "room", tmp_path / "cache", releases={"helm": helm})
+    assert builder.cached_helm("linux/amd64") is None  # not cached: no download either
+    assert builder.cached_helm("linux/arm64") is None  # no pinned sum for it here
+    (builder.downloader.cache_dir / digest).parent.mkdir(parents=True, exist_ok=True)
+    (builder.downloader.cache_dir / digest).write_bytes(archive)
+    binary = builder.cached_helm("linux/amd64")
+    assert binary is not None and binary.read_bytes() == body
+    assert binary.stat().st_mode & 0o111
+    assert builder.cached_helm("linux/amd64") == binary

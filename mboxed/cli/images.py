@@ -75,11 +75,18 @@ def image_rows(app: App) -> list[dict[str, Any]]:
                 "on_node": (present(store, img.reference, pin) if store is not None else None),
                 "registry": img.reference.domain,
                 "digest": pin or None,
-                "source": f"{img.reference.domain} @ {pin}" if pin else img.reference.domain,
+                "source": _source(img.reference.domain, pin, item.get("via")),
                 "pull": item.get("status"),
             }
         )
     return rows
+
+
+def _source(registry: str, pin: str, via: Any) -> str:
+    """Where the node's copy came from: `<registry> @ <digest>`, and the room
+    (or bundle) it was pulled through, as the pull recorded it."""
+    source = f"{registry} @ {pin}" if pin else registry
+    return f"{source} via {via}" if via and via != "upstream" else source
 
 
 def _size(value: int | None) -> str:
@@ -101,6 +108,7 @@ def images(app: App, as_json: bool) -> None:
         node = {True: "on node", False: "not on node", None: "node ?"}[row["on_node"]]
         pin = f", pinned {row['digest'][:19]}…" if row["digest"] else ""
         click.echo(f"{row['image']}  [{node}, {_size(row['size'])}{pin}]")
+        click.echo(f"    from {row['source']}")
         for use in row["uses"]:
             role = "init container" if use["init"] else "container"
             click.echo(

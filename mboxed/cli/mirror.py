@@ -48,7 +48,8 @@ def room_options(fn: F) -> F:
                 "--rendered",
                 type=click.Path(dir_okay=False, exists=True, path_type=Path),
                 metavar="FILE",
-                help="The chart's rendered manifests (`helm template` output) to read images from.",
+                help="Read the chart's images from these rendered manifests "
+                "(`helm template` output) instead of rendering the chart with helm.",
             ),
             click.option(
                 "--mirror",
@@ -148,29 +149,14 @@ def build_room(
     ref = None if local else ChartRef.parse(profile.sciencebox.chart, profile.sciencebox.version)
     source = app.options.mirror  # --mirror, else MBOXED_MIRROR (options.py)
     echo = lambda line: click.echo(f"  {line}")  # noqa: E731
-    wanted = []
-    if images_mode == "profile" or extra_images:
-        wanted = profile_wanted(
-            loaded.name,
-            profile.provider.name if images_mode == "profile" else "",
-            rendered.read_text() if rendered and images_mode == "profile" else None,
-            extra_images,
-            base_images(profile) if images_mode == "profile" else (),
-        )
     builder = MirrorBuilder(
         root, Path(app.paths.cache_root), tool_source=source, chart_source=source, progress=echo
     )
     click.echo(
         f"mboxed mirror: {', '.join(chosen_tools) or 'no tools'} for "
         f"{', '.join(chosen_platforms)}; "
-        f"chart {f'{ref.url}:{ref.tag}' if ref else 'local (not mirrored)'}; "
-        f"{len(wanted)} image(s); into {root}"
+        f"chart {f'{ref.url}:{ref.tag}' if ref else 'local (not mirrored)'}; into {root}"
     )
-    if images_mode == "profile" and rendered is None:
-        click.echo(
-            "  note: no --rendered manifests: only the provider's images are listed, "
-            "not the chart's (give `helm template` output with --rendered FILE)"
-        )
     result = build_mirror(
         builder,
         platforms=chosen_platforms,
@@ -178,6 +164,20 @@ def build_room(
         chart=ref,
         ingress=everything or profile.provider.name == "kind",
     )
+    wanted = []
+    if images_mode == "profile" or extra_images:
+        manifests = None
+        if images_mode == "profile":
+            # --rendered overrides; else the chart just stored is rendered here
+            manifests = rendered.read_text() if rendered else render_profile(app, builder, ref)
+        wanted = profile_wanted(
+            loaded.name,
+            profile.provider.name if images_mode == "profile" else "",
+            manifests,
+            extra_images,
+            base_images(profile) if images_mode == "profile" else (),
+        )
+    click.echo(f"  {len(wanted)} image(s)")
     images = ImageMirror(
         root, node_platforms(chosen_platforms), source=source, progress=echo, result=result
     )
@@ -185,6 +185,35 @@ def build_room(
     for warning in images.warnings:
         click.echo(f"warning: {warning}", err=True)
     return result
+
+
+def render_profile(app: App, builder: Any, ref: Any) -> str:
+    """The profile's chart rendered as `up` installs it (mboxed.images.rendered):
+    the chart just stored in the room (or the local chart), with the pinned
+    helm from the downloads cache, else the helm step's, else helm on PATH."""
+    from mboxed.bundle import host_platform
+    from mboxed.errors import MboxedError
+    from mboxed.images.rendered import render_chart
+    from mboxed.sciencebox.chart_source import available_chart
+
+    ctx = app.context()
+    sb = ctx.profile.sciencebox
+    if ref is not None:
+        chart = str(builder.chart_archive(ref))
+    else:
+        local = available_chart(sb.chart, sb.version, ctx.paths.cache_root)
+        chart = str((local or {}).get("path") or sb.chart)
+    cached = builder.cached_helm(host_platform())
+    helm = str(cached or ctx.outputs("helm").get("path") or "helm")
+    if ctx.shell.which(helm) is None:
+        raise MboxedError(
+            "no helm to render the chart with: the profile's images are read from "
+            "`helm template` output",
+            hint="include helm in --tools (the default), put helm on PATH, or give "
+            "the rendered manifests with --rendered FILE",
+        )
+    click.echo(f"  rendering chart {Path(chart).name} with {helm} to list its images")
+    return str(render_chart(ctx, chart, helm))
 
 
 @mirror.command(SERVE)

@@ -59,6 +59,7 @@ def _bundle_as_mirror(app: App, path: Path) -> Iterator[None]:
     marker_dir = Path(app.paths.cache_root) / "bundles"
     room = serve_bundle(path.resolve(), marker_dir, address, lambda line: click.echo(line))
     app.options.mirror = room.url(address)
+    app.options.bundle = str(path.resolve())
     click.echo(f"bundle {path}: serving its room at {app.options.mirror} for this run")
     try:
         yield

@@ -59,11 +59,34 @@ def parse_images(stdout: str) -> list[NodeImage]:
     return found
 
 
+def minikube_node_ctr(binary: str, profile: str) -> list[str]:
+    """ctr in minikube's node (containerd runtime), through `minikube ssh`
+    (cmd/minikube/cmd/ssh.go, v1.34.0: the words after `--` run in the
+    node as user docker, hence sudo)."""
+    return [binary, "ssh", "-p", profile, "--", "sudo", "ctr", "--namespace=k8s.io"]
+
+
 class CtrPuller:
-    def __init__(self, shell: Any, ctr: Sequence[str], *, plain_http: bool = False) -> None:
+    """`hosts_dir`: pull through the registry hosts configured there (`ctr
+    images pull --hosts-dir`, containerd cmd/ctr/commands/resolver.go: ctr
+    does not read the CRI's config_path itself) — the room's hosts.toml in
+    the node (mboxed.providers.room_nodes). `via`: where pulls come from,
+    as `mboxed images` shows it."""
+
+    def __init__(
+        self,
+        shell: Any,
+        ctr: Sequence[str],
+        *,
+        plain_http: bool = False,
+        hosts_dir: str | None = None,
+        via: str = "upstream",
+    ) -> None:
         self.shell = shell
         self.ctr = list(ctr)
         self.plain_http = plain_http
+        self.hosts_dir = hosts_dir
+        self.via = via
 
     def _run(self, *args: str, timeout: float = 120) -> str:
         return str(self.shell.run([*self.ctr, *args], timeout=timeout).stdout)
@@ -79,6 +102,8 @@ class CtrPuller:
     def pull(self, reference: Reference, progress: Progress) -> Pulled:
         name = reference.pinned if reference.digest else reference.tagged
         flags = ["--plain-http"] if self.plain_http else []
+        if self.hosts_dir:
+            flags += ["--hosts-dir", self.hosts_dir]
         progress(0, 0)
         try:
             self._run("images", "pull", *flags, name, timeout=3600)

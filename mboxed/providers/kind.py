@@ -46,6 +46,7 @@ from mboxed.providers import (
     kubeconfig_from_env,
     wait_for_ingress_nginx,
 )
+from mboxed.providers.room_nodes import RoomNodes, node_command, with_registry_config_path
 
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 
@@ -185,11 +186,13 @@ class KindProvider:
         mirror: str | None = None,
         host_ports: tuple[int, int] | None = None,
         is_free: Callable[[int], bool] = host_port_free,
+        room: str | None = None,
     ) -> None:
         """`cache_dir` holds the ingress manifest's download, `config_dir`
         the generated kind config. `host_ports`: those the cluster was
         published on when it was created (the cluster step's outputs keep
-        them); creating the cluster chooses them anew."""
+        them); creating the cluster chooses them anew. `room`: the room
+        mirror the nodes pull images through (mboxed.providers.room_nodes)."""
         self.spec = spec
         self.shell = shell
         self.binary = binary
@@ -198,6 +201,7 @@ class KindProvider:
         self.mirror = mirror
         self.is_free = is_free
         self.host_ports = host_ports
+        self.room = room
 
     # -- reading --------------------------------------------------------------
     def tool_missing(self) -> str | None:
@@ -282,7 +286,8 @@ class KindProvider:
             progress(f"host ports 80/443 are taken: mapping the ingress to {http}/{https}")
         path = self.config_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_config(self.spec, http, https))
+        config = render_config(self.spec, http, https)
+        path.write_text(with_registry_config_path(config) if self.room else config)
         progress(self.create_summary())
         if before_create is not None:
             before_create()
@@ -365,6 +370,15 @@ class KindProvider:
             [self.binary, "load", "docker-image", image, "--name", self.spec.name], timeout=1800
         )
 
+    def room_nodes(self) -> RoomNodes:
+        """The node containers, each reached with `docker exec NODE sh -c`."""
+
+        def run(node: str, script: str) -> str:
+            command = node_command(script, sudo=False)
+            return str(self.shell.run(["docker", "exec", node, "sh", "-c", command]).stdout)
+
+        return RoomNodes(lambda: [n.name for n in self._nodes()], run)
+
 
 def node_address(nodes: Iterable[dict[str, Any]], prefer_label: str | None = None) -> str:
     """InternalIP of the node carrying `prefer_label` (else of the first node)."""
@@ -377,41 +391,3 @@ def node_address(nodes: Iterable[dict[str, Any]], prefer_label: str | None = Non
             if addr.get("type") == "InternalIP":
                 return str(addr["address"])
     raise MboxedError("no node of the cluster reports an InternalIP address")
-
-
-# --- the room mirror in the nodes' containerd ----------------------------------------
-
-# Node images of kind v0.24.0 (the release mboxed pins) do not set
-# config_path; kind's own kind-with-registry.sh (site/static/examples, at
-# v0.24.0) sets it with this patch so that /etc/containerd/certs.d is read.
-REGISTRY_CONFIG_PATCH = (
-    '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"'
-)
-
-
-def with_registry_config_path(config_text: str) -> str:
-    """A rendered kind config plus the containerd patch that makes the nodes
-    read certs.d/<registry>/hosts.toml (needed before the cluster exists)."""
-    config = yaml.safe_load(config_text) or {}
-    patches = list(config.get("containerdConfigPatches") or [])
-    if REGISTRY_CONFIG_PATCH not in patches:
-        patches.append(REGISTRY_CONFIG_PATCH)
-    config["containerdConfigPatches"] = patches
-    return yaml.safe_dump(config, sort_keys=False)
-
-
-def install_hosts_files(shell: Any, nodes: Iterable[str], files: dict[str, str]) -> None:
-    """Write each `<registry>/hosts.toml` (mboxed.images.room_pull.hosts_files)
-    under /etc/containerd/certs.d in every node container, as kind's
-    kind-with-registry.sh does; containerd reads them at each pull, so no
-    restart is needed. Works for minikube's node container as well."""
-    from mboxed.images.room_pull import CERTS_D
-
-    for node in nodes:
-        for rel, text in sorted(files.items()):
-            directory = f"{CERTS_D}/{rel.rsplit('/', 1)[0]}"
-            shell.run(
-                ["docker", "exec", "-i", node, "sh", "-c",
-                 f"mkdir -p '{directory}' && cat > '{CERTS_D}/{rel}'"],
-                input=text,
-            )  # fmt: skip

@@ -41,6 +41,7 @@ from mboxed.providers.minikube_output import (
     parse_status,
     published_host_ports,
 )
+from mboxed.providers.room_nodes import RoomNodes, node_command
 from mboxed.shell import CommandError, Result
 
 __all__ = [
@@ -69,12 +70,14 @@ def start_argv(
     force: bool,
     publish: bool = False,
     host_ports: tuple[int, int] = (80, 443),
+    room: bool = False,
 ) -> list[str]:
     """The `minikube start` that creates the profile's cluster. `publish`
     also exposes the node's 80/443 (where the ingress addon listens) on the
     host's `host_ports` (--ports, docker/podman drivers), so the ingress
     answers on the host's own addresses too — the only way in where the node
-    IP is not routable from the host (Docker Desktop, colima)."""
+    IP is not routable from the host (Docker Desktop, colima). `room`: the
+    node pulls through a room mirror (room_start_flags)."""
     argv = [
         binary,
         "start",
@@ -91,6 +94,8 @@ def start_argv(
     if publish and spec.driver in KIC_DRIVERS:
         http, https = host_ports
         argv += [f"--ports={http}:80", f"--ports={https}:443"]
+    if room:
+        argv += room_start_flags()
     return [*argv, "--force"] if force else argv
 
 
@@ -107,8 +112,8 @@ def room_start_flags() -> list[str]:
     """`minikube start` flags when images come from a room mirror: the node
     runs containerd, which reads /etc/containerd/certs.d (minikube v1.34.0
     deploy/kicbase/containerd.toml), so the hosts.toml files of
-    mboxed.images.room_pull work as on kind (providers.kind.install_hosts_files
-    writes them into the node container, named after the profile)."""
+    mboxed.images.room_pull work as on kind (MinikubeProvider.room_nodes
+    writes them into the node with `minikube ssh`)."""
     return ["--container-runtime=containerd"]
 
 
@@ -127,9 +132,12 @@ class MinikubeProvider:
         allow_root: bool = False,
         is_free: Callable[[int], bool] = host_port_free,
         host_ports: tuple[int, int] | None = None,
+        room: str | None = None,
     ) -> None:
-        """`allow_root`: the user agreed (--force, or yes at the prompt) that
-        minikube may run the docker driver as root with its own --force.
+        """`room`: the room mirror the node pulls images through (its
+        containerd, mboxed.providers.room_nodes). `allow_root`: the user
+        agreed (--force, or yes at the prompt) that minikube may run the
+        docker driver as root with its own --force.
         `host_ports`: those the ingress was published on (the cluster step's
         outputs keep them; else the profile's ExposedPorts tell)."""
         self.spec = spec
@@ -138,6 +146,7 @@ class MinikubeProvider:
         self.allow_root = allow_root
         self.is_free = is_free
         self.host_ports = host_ports
+        self.room = room
 
     def _run(self, *args: str, check: bool = True, timeout: float | None = None) -> Result:
         """minikube with its update check off; a failure that minikube
@@ -269,6 +278,7 @@ class MinikubeProvider:
             force=force,
             publish=publish,
             host_ports=self.host_ports or (80, 443),
+            room=bool(self.room),
         )
         if before_create is not None:
             before_create()
@@ -321,6 +331,19 @@ class MinikubeProvider:
 
     def load_image(self, image: str) -> None:
         self._run("image", "load", image, "-p", self.spec.name, timeout=1800)
+
+    def node_ssh(self) -> list[str]:
+        """argv that runs the words after it in the node, as user docker."""
+        return [self.binary, "ssh", "-p", self.spec.name, "--"]
+
+    def room_nodes(self) -> RoomNodes:
+        """The node (one, named after the profile), reached with `minikube ssh`."""
+
+        def run(node: str, script: str) -> str:
+            argv = [*self.node_ssh(), node_command(script, sudo=True)]
+            return str(self.shell.run(argv, env=MINIKUBE_ENV, timeout=120).stdout)
+
+        return RoomNodes(lambda: [self.spec.name], run)
 
 
 def _why(result: Result) -> str:

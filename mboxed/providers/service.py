@@ -17,6 +17,7 @@ from mboxed.providers import PROVIDERS, ClusterProvider, ClusterSpec
 from mboxed.providers.existing import ExistingProvider
 from mboxed.providers.kind import KindProvider
 from mboxed.providers.minikube import MinikubeProvider
+from mboxed.providers.room_nodes import serves_images
 
 if TYPE_CHECKING:
     from mboxed.contract import Context
@@ -39,7 +40,10 @@ def provider_for(
 ) -> ClusterProvider:
     """The provider `spec` names. `tools` are the outputs of the tool steps
     ({"minikube": {"path": ...}}), so the pinned binary is used; `host_ports`
-    are those the ingress was published on when the cluster was created."""
+    are those the ingress was published on when the cluster was created.
+    `mirror` (--mirror, or the room `up --bundle` serves), when it serves
+    images, is also the room the nodes pull images through."""
+    room = mirror if mirror and spec.provider != "existing" and serves_images(mirror) else None
     if spec.provider == "minikube":
         return MinikubeProvider(
             spec,
@@ -47,6 +51,7 @@ def provider_for(
             binary=_tool(tools, "minikube"),
             allow_root=allow_root,
             host_ports=host_ports,
+            room=room,
         )
     if spec.provider == "kind":
         return KindProvider(
@@ -57,6 +62,7 @@ def provider_for(
             config_dir=config_dir,
             mirror=mirror,
             host_ports=host_ports,
+            room=room,
         )
     if spec.provider == "existing":
         return ExistingProvider(spec, shell)

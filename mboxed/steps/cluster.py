@@ -22,6 +22,7 @@ from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
 from mboxed.journal import JournalEntry, revert
 from mboxed.providers import ClusterProvider, ClusterSpec, ClusterStatus, differences
+from mboxed.providers import room_nodes as rn
 from mboxed.providers.service import (
     CREATED,
     journaled_provider,
@@ -30,6 +31,7 @@ from mboxed.providers.service import (
 )
 
 COREDNS_ENTRY = "coredns_entry"
+ROOM_HOSTS = "room_hosts"  # hosts.toml files written into the nodes
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class ClusterFacts:
     dns_address: str | None = None  # where the CoreDNS entry points pods
     root_problem: str | None = None
     context_missing: bool = False
+    room_missing: dict[str, list[str]] = field(default_factory=dict)  # node -> files
 
 
 # --- plan: a pure function of the facts --------------------------------------------
@@ -60,7 +63,9 @@ class ClusterFacts:
 
 def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
     actions: list[Action] = []
+    room = rn.room_of(provider)
     after_create = [
+        *([Action(rn.room_summary(room), kind="room")] if room else []),
         Action(provider.ingress_summary(), kind="ingress"),
         Action(
             "make the hostname resolve to the ingress (a nip.io name when online; "
@@ -107,6 +112,8 @@ def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
         return Plan([*actions, *after_create])
     if not facts.nodes_ready:
         actions.append(Action(f"wait for the nodes to be Ready ({facts.nodes_detail})", "wait"))
+    if room and facts.room_missing:
+        actions.append(Action(rn.room_summary(room, sorted(facts.room_missing)), kind="room"))
     if not facts.ingress_ready:
         actions.append(Action(provider.ingress_summary(), kind="ingress"))
     choice = facts.hostname
@@ -173,6 +180,7 @@ class ClusterStep(BaseStep):
         client = kube.api_client(context, kubeconfig)
         if spec.provider == "existing":
             self._check_existing(ctx, client, context)
+        base = dataclasses.replace(base, room_missing=rn.missing_in(provider))
         nodes = [readiness.node_readiness(n) for n in kube.list_nodes(client)]
         nodes_ready = bool(nodes) and all(n.ready for n in nodes)
         nodes_detail = "; ".join(str(n) for n in nodes) or "no nodes registered"
@@ -260,6 +268,7 @@ class ClusterStep(BaseStep):
             provider.restore_context()
         client = kube.api_client(context, kubeconfig)
         readiness.wait_nodes_ready(client, timeout=600, progress=ctx.progress)
+        self._room(ctx, provider)
         if spec.provider != "existing":
             readiness.wait_workload_ready(
                 client, "Deployment", "kube-system", "coredns", timeout=300, progress=ctx.progress
@@ -284,6 +293,14 @@ class ClusterStep(BaseStep):
                     kubeconfig=kubeconfig,
                 )
         return self._outputs(ctx, provider, address, choice)
+
+    def _room(self, ctx: Context, provider: ClusterProvider) -> None:
+        """The room's hosts.toml in every node that lacks one (journaled: a
+        cluster mboxed did not create gets them removed on `down`)."""
+        written, files = rn.install_in(provider)
+        if written:
+            ctx.progress(rn.room_summary(str(rn.room_of(provider)), written))
+            ctx.record(ROOM_HOSTS, nodes=written, files=files)
 
     def _recreate(self, ctx: Context, provider: ClusterProvider, action: Action) -> None:
         diff = "; ".join(action.detail.get("diff", []))
@@ -323,6 +340,8 @@ class ClusterStep(BaseStep):
             "https_port": provider.https_port(),
             "created_by_mboxed": owned,
         }
+        if rn.room_of(provider):
+            outputs["room"] = rn.room_of(provider)
         if provider.host_ports:
             # Kept so that later runs (up, start, status) know where kind
             # published the ingress: only creating the cluster chooses them.
@@ -340,6 +359,9 @@ class ClusterStep(BaseStep):
         for entry in reversed(journal):
             if entry.kind == CREATED:
                 journaled_provider(ctx, entry.data).delete(ctx.progress)
+            elif entry.kind == ROOM_HOSTS:
+                if not deleting:  # else the nodes go, and their files with them
+                    self._unroom(ctx, entry.data)
             elif entry.kind == COREDNS_ENTRY:
                 if deleting:
                     continue  # the cluster goes, and its DNS with it
@@ -351,6 +373,12 @@ class ClusterStep(BaseStep):
                     ctx.progress(f"CoreDNS entry for {data['fqdn']} not removed: {problem}")
             else:
                 revert(ctx, entry)
+
+    def _unroom(self, ctx: Context, data: Mapping[str, Any]) -> None:
+        try:
+            rn.remove_from(make_provider(ctx), data.get("files") or [])
+        except MboxedError as exc:
+            ctx.progress(f"room hosts.toml not removed from the nodes: {exc.message}")
 
 
 def make() -> ClusterStep:

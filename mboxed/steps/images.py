@@ -142,7 +142,9 @@ def pull_one(
     ref = wanted.image.reference
     if ref.tag and pulled.digest:
         puller.tag(source.with_digest(pulled.digest) if not source.digest else source, ref)
-    return {"digest": pulled.digest, "size": pulled.size}
+    # where the bits came from (a room, a bundle's room, upstream): `mboxed images`
+    via = str(getattr(puller, "via", "upstream"))
+    return {"digest": pulled.digest, "size": pulled.size, "via": via}
 
 
 def make() -> ImagesStep:

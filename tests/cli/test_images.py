@@ -60,3 +60,30 @@ def test_status_shows_background_pulls_a_killed_run_left(tmp_path: Path) -> None
     done = mboxed("status", "--json")
     assert json.loads(done.stdout)["tasks"]["images"]["summary"] == "running (1 done, 1 running)"
     assert "images      background: running (1 done, 1 running)" in mboxed("status").stdout
+
+
+def test_images_shows_the_room_or_bundle_each_pull_came_through(real_helm: Helm) -> None:
+    seed_state(real_helm)
+    state = State.load(state_file(), "default")
+    busybox = "docker.io/library/busybox:stable"
+    digest = "sha256:" + "ab" * 32
+    state.data["tasks"] = {
+        "images": {
+            "status": "done",
+            "items": {
+                # as mboxed.tasks saves them: the pull's result fields in the item
+                busybox: {"status": "done", "digest": digest, "via": "bundle /srv/sb.tar"},
+                "docker.io/osixia/openldap:1.5.0": {
+                    "status": "done",
+                    "digest": digest,
+                    "via": "upstream",
+                },
+            },
+        }
+    }
+    state.save()
+    args = ["--profile", "demo", "--set", "hostname=box.example.org", "--set", "provider.name=kind"]
+    rows = {r["image"]: r for r in json.loads(mboxed("images", *args, "--json").stdout)}
+    assert rows[busybox]["source"].endswith("via bundle /srv/sb.tar")
+    assert "via" not in rows["docker.io/osixia/openldap:1.5.0"]["source"]
+    assert "    from docker.io" in mboxed("images", *args).stdout

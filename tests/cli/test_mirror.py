@@ -5,7 +5,9 @@ static tree that `python3 -m http.server` serves)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 from mboxed.profile import load_profile
 from mboxed.providers.kind import INGRESS_NGINX_PATH
@@ -177,3 +179,59 @@ def test_images_come_from_a_real_registry_and_serve_answers_docker_paths(tmp_pat
         server.terminate()
         out, _ = server.communicate(timeout=10)
     assert f"GET /v2/{namespace}/{built.name}/manifests/1.0 200" in out
+
+
+# The model chart's images with the demo profile (tests/charts/sciencebox):
+# what `helm template` of it lists, the SWAN user pod's included.
+MODEL_CHART_IMAGES = (
+    "docker.io/bitnamilegacy/nginx:1.23.3-debian-11-r8",
+    "docker.io/cs3org/revad:v1.19.0",
+    "docker.io/jupyterhub/k8s-network-tools:1.2.0",
+    "docker.io/library/busybox:stable",
+    "docker.io/osixia/openldap:1.5.0",
+    "gitlab-registry.cern.ch/dss/eos/eos-all:5.0.31",
+    "gitlab-registry.cern.ch/swan/docker-images/jupyterhub:v1.23",
+    "gitlab-registry.cern.ch/swan/docker-images/systemuser:v5.14.1",
+)
+
+
+def test_mirror_renders_the_profiles_chart_itself_and_stores_every_image(
+    tmp_path: Path, real_helm: Any
+) -> None:
+    """No --rendered: the chart just stored is rendered with real helm (on
+    PATH here) and every image it names is stored. The source is another
+    room (served by mboxed's own room server), so nothing leaves loopback."""
+    from mboxed.mirror_server import serve_directory
+    from tests.helm import model_chart_tgz
+    from tests.images.built import image, store
+
+    sb = load_profile("demo").profile.sciencebox
+    ref = ChartRef.parse(sb.chart, sb.version)
+    source = tmp_path / "source"
+    chart_tree(source, ref, model_chart_tgz(sb.version))
+    built = {}
+    for reference in MODEL_CHART_IMAGES:
+        name, _, tag = reference.rpartition(":")
+        built[reference] = image(name.split("/", 1)[1], tag, layers=1)
+        store(source, reference, built[reference])
+    room = tmp_path / "room"
+    env = {"PATH": f"{real_helm.path.parent}{os.pathsep}{os.environ['PATH']}"}
+    args = ("mirror", str(room), "--tools", "none", "--profile", "demo",
+            "--set", "provider.name=existing", "--platform", "linux/amd64")  # fmt: skip
+    with serve_directory(source, "127.0.0.1", 0) as served:
+        first = mboxed(*args, "--mirror", served.url(), env=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        second = mboxed(*args, "--mirror", served.url(), env=env)
+    assert second.returncode == 0, second.stderr
+    assert f"rendering chart {model_chart_layer(room, ref)} with helm" in first.stdout
+    assert f"{len(MODEL_CHART_IMAGES)} image(s)" in first.stdout
+    for reference, one in built.items():
+        name, _, tag = reference.rpartition(":")
+        tree = room / "v2" / name.replace(":", "_")
+        assert (tree / "manifests" / tag).read_bytes() == one.manifest, reference
+    assert "nothing to download" in second.stdout, second.stdout
+
+
+def model_chart_layer(room: Path, ref: ChartRef) -> str:
+    manifest = json.loads((room / "v2" / ref.repository / "manifests" / ref.tag).read_text())
+    return str(manifest["layers"][0]["digest"])

@@ -13,6 +13,7 @@ import io
 import json
 import tarfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
@@ -148,3 +149,20 @@ def push_manifest(
         timeout=10,
     )
     assert put.status_code == 201, put.text
+
+
+def store(root: Path, reference: str, built: Built) -> None:
+    """Write `built` into a room mirror directory `root` as `mboxed mirror`
+    lays it out (mboxed/images/oci.py mirror_repository): blobs, the
+    children's manifests by digest, the manifest by digest and by tag."""
+    from mboxed.images.oci import mirror_repository
+    from mboxed.images.reference import parse
+
+    tree = root / "v2" / mirror_repository(parse(reference))
+    (tree / "blobs").mkdir(parents=True, exist_ok=True)
+    (tree / "manifests").mkdir(exist_ok=True)
+    for part in (*built.children, built):
+        for digest, data in part.blobs.items():
+            (tree / "blobs" / digest).write_bytes(data)
+        (tree / "manifests" / part.digest).write_bytes(part.manifest)
+    (tree / "manifests" / built.tag).write_bytes(built.manifest)

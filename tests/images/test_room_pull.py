@@ -1,10 +1,9 @@
 """The containerd hosts.toml mboxed writes (checked for real by
-tests/test_mirror_server.py with ctr), and how the kind provider applies it."""
+tests/test_mirror_server.py with ctr), and kind's config patch for it."""
 
 from __future__ import annotations
 
 import tomllib
-from typing import Any
 
 import pytest
 import yaml
@@ -12,11 +11,7 @@ import yaml
 from mboxed.errors import MboxedError
 from mboxed.images.reference import parse
 from mboxed.images.room_pull import hosts_files, registries_of, render_hosts_toml, room_host
-from mboxed.providers.kind import (
-    REGISTRY_CONFIG_PATCH,
-    install_hosts_files,
-    with_registry_config_path,
-)
+from mboxed.providers.room_nodes import REGISTRY_CONFIG_PATCH, with_registry_config_path
 
 
 def test_hosts_toml_puts_the_room_before_the_registry_for_pull_and_resolve() -> None:
@@ -52,25 +47,3 @@ def test_kind_config_gets_the_config_path_patch_once() -> None:
     config = yaml.safe_load(twice)
     assert config["containerdConfigPatches"] == [REGISTRY_CONFIG_PATCH]
     assert config["nodes"] == [{"role": "control-plane"}]
-
-
-class RecordingShell:
-    def __init__(self) -> None:
-        self.calls: list[tuple[list[str], Any]] = []
-
-    def run(self, argv: list[str], input: str | None = None, **_: Any) -> None:
-        self.calls.append((argv, input))
-
-
-def test_hosts_files_are_written_into_every_node_container() -> None:
-    shell = RecordingShell()
-    files = hosts_files(["docker.io"], "http://room:8080")
-    install_hosts_files(shell, ["c1-control-plane", "c1-worker"], files)
-    assert [argv[3] for argv, _ in shell.calls] == ["c1-control-plane", "c1-worker"]
-    argv, text = shell.calls[0]
-    assert argv[:4] == ["docker", "exec", "-i", "c1-control-plane"]
-    assert argv[-1] == (
-        "mkdir -p '/etc/containerd/certs.d/docker.io' && "
-        "cat > '/etc/containerd/certs.d/docker.io/hosts.toml'"
-    )
-    assert text == files["docker.io/hosts.toml"]

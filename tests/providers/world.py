@@ -111,6 +111,14 @@ def mirror_server(root: Path) -> Iterator[str]:
 
 
 @contextmanager
+def room_server(root: Path) -> Iterator[str]:
+    from mboxed.mirror_server import serve_directory
+
+    with serve_directory(root, "127.0.0.1", 0) as served:
+        yield served.url()
+
+
+@contextmanager
 def _pinned_ingress_manifest(sha256: str) -> Iterator[None]:
     """The mirror serves an excerpt of the upstream manifest, so the world pins
     the excerpt's sha256 in place of upstream's (as tool tests pin a release)."""
@@ -129,7 +137,10 @@ def make_world(
     env: Mapping[str, str] | None = None,
     options: Options | None = None,
     offline: bool = True,
+    room: bool = False,
 ) -> Iterator[World]:
+    """`room`: the mirror is mboxed's own room server (files and images,
+    mboxed.mirror_server) over the same tree, not a static file server."""
     fake_state = tmp_path / "fake-state"
     fake_state.mkdir(parents=True, exist_ok=True)
     mirror_root = tmp_path / "mirror"
@@ -142,7 +153,7 @@ def make_world(
     with (
         _pinned_ingress_manifest(hashlib.sha256(excerpt).hexdigest()),
         KubeAPIServer(controllers=True) as api,
-        mirror_server(mirror_root) as mirror,
+        room_server(mirror_root) if room else mirror_server(mirror_root) as mirror,
     ):
         shell_env = {
             **os.environ,
