@@ -379,3 +379,43 @@ def mutating(calls: Sequence[Sequence[str]], reads: Sequence[Sequence[str]]) -> 
         if not any(words[: len(r)] == list(r) for r in reads):
             out.append(list(call))
     return out
+
+
+# --- offline: `up --bundle` in this process (tests/test_end_to_end_offline.py) ----------
+
+
+def up_bundle(
+    world: EndToEnd, profile: str, bundle: Path, *overrides: str
+) -> tuple[list[StepResult], str, Any]:
+    """`mboxed up --yes --bundle FILE --profile P --set ...` in this process,
+    as `mboxed up` runs it (mboxed.cli.up._bundle_as_mirror around run_up),
+    starting the ingress once the tls step is done. Also returns the room
+    server the bundle was served by (its stats: what the nodes fetched)."""
+    from mboxed import bundle as bundle_module
+    from mboxed.cli.run import run_up
+    from mboxed.cli.up import _bundle_as_mirror
+
+    served: list[Any] = []
+    serve = bundle_module.serve_bundle
+
+    def remembering(*args: Any, **kwargs: Any) -> Any:
+        served.append(serve(*args, **kwargs))
+        return served[-1]
+
+    out = io.StringIO()
+    app = App(
+        profile_ref=profile, overrides=overrides, options=Options(yes=True), env=world.env, out=out
+    )
+    app.reporter = HookReporter(out, {"tls": lambda: world._start_ingress(app)})
+    bundle_module.serve_bundle = remembering
+    try:
+        with contextlib.redirect_stdout(out), _bundle_as_mirror(app, bundle):
+            results = run_up(app, dry_run=False)
+    finally:
+        bundle_module.serve_bundle = serve
+        handler = app._log_handler
+        if handler is not None:
+            logging.getLogger("mboxed").removeHandler(handler)
+            handler.close()
+        world.output.append(out.getvalue())
+    return results, out.getvalue(), served[0] if served else None

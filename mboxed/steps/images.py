@@ -140,7 +140,10 @@ def pull_one(
     source = wanted.source
     pulled = puller.pull(source, progress)
     ref = wanted.image.reference
-    if ref.tag and pulled.digest:
+    # pulled by the very tag the pods name: the node holds it under that name
+    # already (and containerd has no `name@digest` to tag from)
+    same_tag = not source.digest and source.tagged == ref.tagged
+    if ref.tag and pulled.digest and not same_tag:
         puller.tag(source.with_digest(pulled.digest) if not source.digest else source, ref)
     # where the bits came from (a room, a bundle's room, upstream): `mboxed images`
     via = str(getattr(puller, "via", "upstream"))
