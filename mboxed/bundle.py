@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mboxed.errors import MboxedError
-from mboxed.mirror_server import Entry, sha256_entry
+from mboxed.room_tree import Entry, sha256_entry
 
 FORMAT = 1
 HEADER = "BUNDLE.json"

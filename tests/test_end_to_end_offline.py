@@ -29,8 +29,9 @@ from typing import Any
 import pytest
 
 from mboxed.images.inventory import inventory
-from mboxed.mirror_server import DirectoryTree, RoomServer
+from mboxed.mirror_server import RoomServer
 from mboxed.profile import load_profile
+from mboxed.room_tree import DirectoryTree
 from mboxed.sciencebox.chart import ChartRef
 from tests.end_to_end_world import EndToEnd, end_to_end, host_ready, up_bundle
 from tests.helm import model_chart_tgz
