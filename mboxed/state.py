@@ -143,6 +143,33 @@ class _UsersOutputs(_Open):
     removed: list[_UserRecord | str] = []
 
 
+class _ClusterOutputs(_Open):
+    """What status, users, verify and the later steps read of the cluster step."""
+
+    provider: str | None = None
+    hostname: str | None = None
+    ingress_address: str | None = None
+    https_port: int | None = None
+    host_http_port: int | None = None
+    host_https_port: int | None = None
+    created_by_mboxed: bool | None = None
+
+
+class _TlsOutputs(_Open):
+    ca_cert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    hostname: str | None = None
+
+
+# The outputs of the steps that commands read as records (the others stay free-form).
+_OUTPUTS: dict[str, type[BaseModel]] = {
+    "users": _UsersOutputs,
+    "cluster": _ClusterOutputs,
+    "tls": _TlsOutputs,
+}
+
+
 class _StepRecord(_Strict):
     status: Literal["running", "done", "failed", "interrupted", "undone"] | None = None
     started: str | None = None
@@ -220,9 +247,11 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
     """The whole file, before anything uses it: a wrong shape is reported
     with its key path, and nothing is written."""
     problems = _problems(_StateFile, data, ())
-    if not problems:
-        users = data["steps"].get("users", {}).get("outputs") or {}
-        problems = _problems(_UsersOutputs, users, ("steps", "users", "outputs"))
+    for step, model in _OUTPUTS.items():
+        if problems:
+            break
+        outputs = data["steps"].get(step, {}).get("outputs") or {}
+        problems = _problems(model, outputs, ("steps", step, "outputs"))
     if problems:
         raise _corrupt(path, "; ".join(problems[:5]))
 

@@ -175,6 +175,12 @@ def _good(**steps: object) -> dict[str, object]:
         ({**_good(), "schema": True}, "schema: not a version number (got True)"),
         ({**_good(), "last_run": "yesterday"}, "last_run: Input should be"),
         ({**_good(), "profile": {"name": 3}}, "profile.name: Input should be a valid string"),
+        (
+            _good(cluster={"outputs": {"hostname": "box.test", "https_port": "x"}}),
+            "steps.cluster.outputs.https_port: Input should be a valid integer (got 'x')",
+        ),
+        (_good(cluster={"outputs": {"hostname": 5}}), "steps.cluster.outputs.hostname: "),
+        (_good(tls={"outputs": {"ca_cert": ["a"]}}), "steps.tls.outputs.ca_cert: "),
     ],
 )
 def test_every_part_of_the_structure_is_checked_with_its_key_path(
