@@ -303,6 +303,12 @@ class State:
         try:
             if not path.exists():
                 return cls(path, deployment)
+            if not path.is_file():
+                # a FIFO would block the read forever, a directory fail it
+                raise StateError(
+                    f"state file {path} is not a regular file",
+                    hint="move it aside (it was left untouched), then run the command again",
+                )
             raw = path.read_bytes()
         except OSError as exc:
             # Unreadable is not corrupt: its secrets may be fine, only not ours to read.

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,11 @@ def test_every_part_of_the_structure_is_checked_with_its_key_path(
     assert str(info.value).startswith(f"state file {path} is corrupt: ")
     assert needle in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_a_state_path_that_is_no_regular_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "state.yaml"
+    os.mkfifo(path)  # reading a FIFO with no writer would wait forever
+    with pytest.raises(StateError, match="is not a regular file"):
+        State.load(path, "default")
+    assert stat.S_ISFIFO(path.stat().st_mode)
