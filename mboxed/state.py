@@ -314,12 +314,16 @@ class State:
             # Unreadable is not corrupt: its secrets may be fine, only not ours to read.
             raise unusable("read the state file", path, exc) from None
         try:
-            text = raw.decode("utf-8")
+            # surrogateescape: the bytes of a path that is not UTF-8 (a profile
+            # file's name) come back as the str Python made of them (_render)
+            text = raw.decode("utf-8", "surrogateescape")
             try:
                 data = json.loads(text)
             except ValueError:
                 data = safeyaml.load(text)[0]
-        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        except RecursionError:
+            raise _corrupt(path, "nested too deeply") from None
+        except yaml.YAMLError as exc:
             raise _corrupt(path, str(exc).splitlines()[0]) from exc
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
             raise _corrupt(path, "not an mboxed state (no 'schema'/'steps')")
@@ -362,7 +366,9 @@ class State:
         files as they were. A failure is one StateError naming the file."""
         self.data["updated"] = now_iso()
         # A value JSON cannot represent fails here, before anything on disk changes.
-        payload = _render(self.data).encode("utf-8")
+        # A path that is not UTF-8 is a str with surrogates (os.fsdecode):
+        # written as its own bytes, it is read back the same (load).
+        payload = _render(self.data).encode("utf-8", "surrogateescape")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             previous = self.path.read_bytes() if self.path.exists() else None

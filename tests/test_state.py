@@ -199,9 +199,25 @@ def test_every_part_of_the_structure_is_checked_with_its_key_path(
     assert "\n" not in str(info.value)
 
 
+def test_json_nested_past_the_recursion_limit_is_corrupt_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "state.yaml"
+    path.write_text('{"schema": 1, "steps": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    with pytest.raises(StateError, match="is corrupt: nested too deeply"):
+        State.load(path, "default")
+
+
 def test_a_state_path_that_is_no_regular_file_is_refused_without_blocking(tmp_path: Path) -> None:
     path = tmp_path / "state.yaml"
     os.mkfifo(path)  # reading a FIFO with no writer would wait forever
     with pytest.raises(StateError, match="is not a regular file"):
         State.load(path, "default")
     assert stat.S_ISFIFO(path.stat().st_mode)
+
+
+def test_a_path_that_is_not_utf8_is_saved_and_read_back_the_same(tmp_path: Path) -> None:
+    # what Python makes of a file name with a Latin-1 byte (os.fsdecode)
+    name = os.fsdecode(b"/home/u/\xfcbung.yaml")
+    state = State(tmp_path / "state.yaml", "default")
+    state.data["profile"] = {"name": name, "files": [], "set": []}
+    state.save()
+    assert State.load(state.path, "default").data["profile"]["name"] == name
