@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,22 @@ def unusable(action: str, path: Path, exc: OSError) -> StateError:
     else:
         hint = "check that path, or set MBOXED_HOME to a directory of your own"
     return StateError(f"cannot {action} {path}: {reason}", hint=hint)
+
+
+def check_regular(path: Path, what: str) -> None:
+    """Refuse a file of mboxed's own (state, log) that exists but is not a
+    regular file, before opening it: opening a FIFO waits for a writer
+    forever, a directory fails in ways that say nothing."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # absent, or unreachable: opening it says which
+        return
+    if not stat.S_ISREG(mode):
+        raise StateError(
+            f"the {what} {path} is not a regular file",
+            hint=f"it was left untouched: move it aside (mv {path} {path}.aside), "
+            "then run the command again",
+        )
 
 
 @dataclass(frozen=True)

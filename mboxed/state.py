@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mboxed import safeyaml
 from mboxed.errors import LockHeld, StateError
-from mboxed.paths import unusable
+from mboxed.paths import check_regular, unusable
 
 log = logging.getLogger("mboxed.state")
 
@@ -303,12 +303,7 @@ class State:
         try:
             if not path.exists():
                 return cls(path, deployment)
-            if not path.is_file():
-                # a FIFO would block the read forever, a directory fail it
-                raise StateError(
-                    f"state file {path} is not a regular file",
-                    hint="move it aside (it was left untouched), then run the command again",
-                )
+            check_regular(path, "state file")
             raw = path.read_bytes()
         except OSError as exc:
             # Unreadable is not corrupt: its secrets may be fine, only not ours to read.
