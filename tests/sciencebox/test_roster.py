@@ -151,3 +151,10 @@ def test_any_roster_is_either_all_valid_names_or_refused_naming_its_row(rows: li
     assert len({e.name for e in entries}) == len(entries)
     for entry in entries:
         assert accounts.USER_NAME.match(entry.name) and entry.name not in accounts.RESERVED_NAMES
+
+
+def test_a_row_the_csv_module_refuses_is_an_error_naming_the_line() -> None:
+    # a display name over csv's field_size_limit (131072 characters)
+    text = "username,display_name\nalice,bob\ncarol," + "x" * 200_000 + "\n"
+    with pytest.raises(MboxedError, match=r"^r\.csv:3: not a CSV row: field larger than"):
+        roster.parse_roster(text, "r.csv")
