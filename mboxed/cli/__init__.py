@@ -99,8 +99,19 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+def _tolerant_streams() -> None:
+    """A character the terminal's encoding lacks (the marks ✓ … under
+    LANG=C with UTF-8 mode off, PYTHONIOENCODING=ascii; a file name that is
+    not UTF-8) is written escaped, not an exception in the middle of a run."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> Any:
     invocation = Invocation()
+    _tolerant_streams()
     # SIGTERM ends the whole command the same way, with 128+15 (as a shell
     # reports a process the signal killed), from start-up to the last line:
     # not only while the engine runs steps.

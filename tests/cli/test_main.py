@@ -172,3 +172,10 @@ def test_sigterm_outside_the_steps_exits_143_with_one_line(tmp_path: Path) -> No
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143
     assert err == INTERRUPTED + "\n"
+
+
+def test_a_terminal_without_the_marks_gets_them_escaped_not_a_crash() -> None:
+    result = mboxed("up", "--only", "secrets", "--yes", env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    assert "\\u2713 secrets" in result.stdout  # ✓
+    assert "Traceback" not in result.stderr
