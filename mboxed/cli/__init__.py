@@ -3,7 +3,10 @@ when called, so `mboxed --help` stays instant."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -109,6 +112,24 @@ def _tolerant_streams() -> None:
             reconfigure(errors="backslashreplace")
 
 
+# How writing to standard output fails: a full disk (> file, or /dev/full), a
+# reader that went away (| head), a terminal that is gone. mboxed's own files
+# never fail this way unnoticed: their errors name the file (paths.unusable).
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EPIPE, errno.EIO)
+
+
+def _output_failed(exc: BaseException) -> bool:
+    """Whether `exc` is standard output failing. If so, standard output is
+    pointed at /dev/null, so that Python's own flush at exit is quiet."""
+    if not (isinstance(exc, OSError) and exc.filename is None and exc.errno in _OUTPUT_ERRNOS):
+        return False
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return True
+
+
 def main(argv: list[str] | None = None) -> Any:
     invocation = Invocation()
     _tolerant_streams()
@@ -128,6 +149,7 @@ def main(argv: list[str] | None = None) -> Any:
 def _main(argv: list[str] | None, invocation: Invocation) -> Any:
     try:
         result = cli.main(args=argv, prog_name="mboxed", standalone_mode=False, obj=invocation)
+        sys.stdout.flush()  # here, where a failure is reported, not at exit
     except click.exceptions.Abort as exc:
         # click turns Ctrl-C into Abort; a run interrupted mid-step saved its state.
         if isinstance(exc.__cause__, KeyboardInterrupt):
@@ -149,7 +171,10 @@ def _main(argv: list[str] | None, invocation: Invocation) -> Any:
         sys.exit(_fail([INTERRUPTED], 128 + exc.signum))
     except KeyboardInterrupt:
         sys.exit(_fail([INTERRUPTED], 130))
-    except Exception:
+    except Exception as exc:
+        if _output_failed(exc):
+            reason = getattr(exc, "strerror", None) or str(exc)
+            sys.exit(_fail([f"error: cannot write the output: {reason}"], 1))
         details = traceback.format_exc()
         where = _write_crash(details, invocation.log_file)
         sys.exit(

@@ -174,6 +174,21 @@ def test_sigterm_outside_the_steps_exits_143_with_one_line(tmp_path: Path) -> No
     assert err == INTERRUPTED + "\n"
 
 
+@pytest.mark.parametrize("args", [["--help"], ["profiles", "list"], ["status"]])
+def test_output_that_cannot_be_written_is_one_error_line(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:  # every write: ENOSPC, as on a full disk
+        result = subprocess.run(
+            [sys.executable, "-m", "mboxed", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == "error: cannot write the output: No space left on device\n"
+
+
 def test_a_terminal_without_the_marks_gets_them_escaped_not_a_crash() -> None:
     result = mboxed("up", "--only", "secrets", "--yes", env={"PYTHONIOENCODING": "ascii"})
     assert result.returncode == 0, result.stderr
