@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from mboxed.profile import load_profile
 from mboxed.providers.kind import INGRESS_NGINX_PATH
 from mboxed.sciencebox.chart import ChartRef
@@ -177,3 +179,11 @@ def test_images_come_from_a_real_registry_and_serve_answers_docker_paths(tmp_pat
         server.terminate()
         out, _ = server.communicate(timeout=10)
     assert f"GET /v2/{namespace}/{built.name}/manifests/1.0 200" in out
+
+
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_serve_refuses_a_port_out_of_range_as_a_usage_error(tmp_path: Path, port: str) -> None:
+    result = mboxed("mirror", "serve", "--port", port, str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert "is not in the range 0<=x<=65535" in result.stderr
+    assert "Traceback" not in result.stderr
