@@ -311,14 +311,13 @@ class State:
         try:
             # surrogateescape: the bytes of a path that is not UTF-8 (a profile
             # file's name) come back as the str Python made of them (_render)
-            text = raw.decode("utf-8", "surrogateescape")
             try:
-                data = json.loads(text)
-            except ValueError:
-                data = safeyaml.load(text)[0]
+                data = json.loads(raw.decode("utf-8", "surrogateescape"))
+            except ValueError:  # a hand edit in block style: YAML, and UTF-8 throughout
+                data = safeyaml.load(raw.decode("utf-8"))[0]
         except RecursionError:
             raise _corrupt(path, "nested too deeply") from None
-        except yaml.YAMLError as exc:
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
             raise _corrupt(path, str(exc).splitlines()[0]) from exc
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
             raise _corrupt(path, "not an mboxed state (no 'schema'/'steps')")

@@ -33,18 +33,21 @@ def test_missing_file_gives_an_empty_state_that_is_not_written_until_saved(
         ("just a string\n", "not an mboxed state"),
         ("schema: 1\nsteps: [1, 2]\n", "'steps' is not a mapping"),
         ("\x00\x01binary", "is corrupt"),
+        (b"\xff\xfe random bytes", "is corrupt"),
+        (b'{"schema": 1, \xff}', "is corrupt"),
     ],
 )
 def test_a_corrupt_file_is_reported_and_left_untouched(
-    tmp_path: Path, content: str, needle: str
+    tmp_path: Path, content: str | bytes, needle: str
 ) -> None:
     path = tmp_path / "state.yaml"
-    path.write_text(content)
+    raw = content if isinstance(content, bytes) else content.encode()
+    path.write_bytes(raw)
     with pytest.raises(StateError) as info:
         State.load(path, "default")
     assert needle in str(info.value) and str(path) in str(info.value)
     assert "mv " in info.value.hint
-    assert path.read_text() == content
+    assert path.read_bytes() == raw
 
 
 def test_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:
