@@ -130,6 +130,23 @@ def _output_failed(exc: BaseException) -> bool:
     return True
 
 
+def _interrupted_within(exc: BaseException) -> int | None:
+    """The signal behind an error that only wraps it: a SIGTERM or Ctrl-C
+    that arrived inside Python machinery which turns what it catches into
+    another exception (RuntimeError from __set_name__ while a module is
+    imported at start-up), or raised while one was being handled."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, Interrupted):
+            return current.signum
+        if isinstance(current, KeyboardInterrupt):
+            return signal.SIGINT
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> Any:
     invocation = Invocation()
     _tolerant_streams()
@@ -172,6 +189,9 @@ def _main(argv: list[str] | None, invocation: Invocation) -> Any:
     except KeyboardInterrupt:
         sys.exit(_fail([INTERRUPTED], 130))
     except Exception as exc:
+        signum = _interrupted_within(exc)
+        if signum is not None:
+            sys.exit(_fail([INTERRUPTED], 128 + signum))
         if _output_failed(exc):
             reason = getattr(exc, "strerror", None) or str(exc)
             sys.exit(_fail([f"error: cannot write the output: {reason}"], 1))

@@ -96,6 +96,15 @@ def _raiser(kind: str) -> None:
         raise Interrupted(15)
     if kind == "ctrl-c":
         raise KeyboardInterrupt
+    if kind == "wrapped-interrupt":
+        # SIGTERM while a class is being made (an import at start-up): Python
+        # wraps what __set_name__ raised in a RuntimeError
+        raise RuntimeError("Error calling __set_name__") from Interrupted(15)
+    if kind == "wrapped-ctrl-c":
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ValueError("while handling it") from None
     raise ZeroDivisionError("a bug")
 
 
@@ -110,6 +119,8 @@ def raiser(monkeypatch: pytest.MonkeyPatch) -> None:
         ("user", 1, "error: the thing is wrong\nhint: do the other thing"),
         ("interrupt", 143, "interrupted: the state was saved"),  # Interrupted(15): SIGTERM
         ("ctrl-c", 130, "interrupted: the state was saved"),
+        ("wrapped-interrupt", 143, "interrupted: the state was saved"),
+        ("wrapped-ctrl-c", 130, "interrupted: the state was saved"),
         ("bug", 3, "mboxed hit a bug"),
     ],
 )
