@@ -66,10 +66,11 @@ def unusable(action: str, path: Path, exc: OSError) -> StateError:
     return StateError(f"cannot {action} {path}: {reason}", hint=hint)
 
 
-def check_regular(path: Path, what: str) -> None:
-    """Refuse a file of mboxed's own (state, log) that exists but is not a
-    regular file, before opening it: opening a FIFO waits for a writer
-    forever, a directory fails in ways that say nothing."""
+def check_regular(path: Path, what: str, hint: str | None = None) -> None:
+    """Refuse a file that exists but is not a regular file, before opening
+    it: opening a FIFO waits for a writer forever, a directory fails in ways
+    that say nothing. The default hint is for a file of mboxed's own (state,
+    log); a file the user names (a roster, a bundle) says what it must be."""
     try:
         mode = path.stat().st_mode
     except OSError:  # absent, or unreachable: opening it says which
@@ -77,7 +78,8 @@ def check_regular(path: Path, what: str) -> None:
     if not stat.S_ISREG(mode):
         raise StateError(
             f"the {what} {path} is not a regular file",
-            hint=f"it was left untouched: move it aside (mv {path} {path}.aside), "
+            hint=hint
+            or f"it was left untouched: move it aside (mv {path} {path}.aside), "
             "then run the command again",
         )
 

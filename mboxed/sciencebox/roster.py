@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mboxed.errors import MboxedError
+from mboxed.paths import check_regular
 from mboxed.sciencebox.accounts import CLASSIC_NAMES, USER_NAME, check_name
 
 
@@ -179,6 +180,9 @@ def _entry(
 
 def read_roster(path: str | Path) -> list[RosterEntry]:
     file = Path(path).expanduser()
+    # A named pipe (`<(...)`) would be read once, or wait for a writer
+    # forever: every later run reads the roster again.
+    check_regular(file, "users.roster file", hint="give the path of a CSV file")
     try:
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

@@ -3,6 +3,7 @@ their file and line."""
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from pathlib import Path
@@ -158,3 +159,10 @@ def test_a_row_the_csv_module_refuses_is_an_error_naming_the_line() -> None:
     text = "username,display_name\nalice,bob\ncarol," + "x" * 200_000 + "\n"
     with pytest.raises(MboxedError, match=r"^r\.csv:3: not a CSV row: field larger than"):
         roster.parse_roster(text, "r.csv")
+
+
+def test_a_roster_that_is_a_named_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
+    pipe = tmp_path / "roster.csv"
+    os.mkfifo(pipe)  # no writer: reading it would wait forever
+    with pytest.raises(MboxedError, match=r"users\.roster file .* is not a regular file"):
+        roster.read_roster(pipe)
