@@ -160,7 +160,16 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return _main(argv, invocation)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if argv is None:
+            # The program itself (console script, python -m), now done: a
+            # Ctrl-C or SIGTERM in Python's own shutdown (threading._shutdown)
+            # has nothing left to interrupt, and would only print an
+            # "Exception ignored ... KeyboardInterrupt" traceback or turn a
+            # finished command's exit code into 143.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _main(argv: list[str] | None, invocation: Invocation) -> Any:

@@ -205,3 +205,30 @@ def test_a_terminal_without_the_marks_gets_them_escaped_not_a_crash() -> None:
     assert result.returncode == 0, result.stderr
     assert "\\u2713 secrets" in result.stdout  # ✓
     assert "Traceback" not in result.stderr
+
+
+def test_signals_after_the_program_finished_are_ignored_during_python_shutdown() -> None:
+    # as the console script runs it: main() with no argv, then Python's exit
+    code = (
+        "import signal, sys\n"
+        "from mboxed.cli import main\n"
+        "sys.argv = ['mboxed', 'profiles', 'list']\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN,\n"
+        "          signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "True True"
+
+
+def test_main_called_in_process_gives_sigterm_back() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit):
+        cli.main(["profiles", "bogus"])
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
