@@ -126,9 +126,10 @@ class App:
 
     def start_log(self, command: str) -> None:
         """Full detail of this run goes to the deployment's log file."""
-        from mboxed.paths import unusable
+        from mboxed.paths import check_regular, unusable
 
         path = self.paths.log_file(self.deployment)
+        check_regular(path, "log file")
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             handler = logging.FileHandler(path, encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,24 @@ def unusable(action: str, path: Path, exc: OSError) -> StateError:
     else:
         hint = "check that path, or set MBOXED_HOME to a directory of your own"
     return StateError(f"cannot {action} {path}: {reason}", hint=hint)
+
+
+def check_regular(path: Path, what: str, hint: str | None = None) -> None:
+    """Refuse a file that exists but is not a regular file, before opening
+    it: opening a FIFO waits for a writer forever, a directory fails in ways
+    that say nothing. The default hint is for a file of mboxed's own (state,
+    log); a file the user names (a roster, a bundle) says what it must be."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # absent, or unreachable: opening it says which
+        return
+    if not stat.S_ISREG(mode):
+        raise StateError(
+            f"the {what} {path} is not a regular file",
+            hint=hint
+            or f"it was left untouched: move it aside (mv {path} {path}.aside), "
+            "then run the command again",
+        )
 
 
 @dataclass(frozen=True)

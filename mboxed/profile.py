@@ -53,6 +53,15 @@ def shipped_profiles() -> list[str]:
 
 
 def _resolve(ref: str, relative_to: Path | None) -> Path:
+    try:
+        return _find(ref, relative_to)
+    except (OSError, ValueError) as exc:
+        # A name stat() refuses: too long (ENAMETOOLONG), or holding a NUL.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ProfileError(f"profile {ref[:80]!r}: cannot look it up: {reason}") from None
+
+
+def _find(ref: str, relative_to: Path | None) -> Path:
     looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref
     if looks_like_path:
         path = Path(ref).expanduser()

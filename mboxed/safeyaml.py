@@ -19,7 +19,21 @@ import yaml
 # Nodes that aliases may add to the document beyond the ones written out.
 MAX_ALIAS_NODES = 10_000
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # A scalar that resolves to a type Python then refuses to build (an
+        # int of over 4300 digits, CVE-2020-10735; a timestamp like
+        # 2024-02-30) raises ValueError from inside PyYAML: make it a YAML
+        # error with the scalar's line, like every other.
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            # without Python's advice to call sys.set_int_max_str_digits
+            problem = str(exc).split(";")[0]
+            raise RefusedYaml(f"cannot read this value: {problem}", node.start_mark) from None
 
 
 class RefusedYaml(yaml.MarkedYAMLError):

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mboxed import safeyaml
 from mboxed.errors import LockHeld, StateError
-from mboxed.paths import unusable
+from mboxed.paths import check_regular, unusable
 
 log = logging.getLogger("mboxed.state")
 
@@ -143,6 +143,33 @@ class _UsersOutputs(_Open):
     removed: list[_UserRecord | str] = []
 
 
+class _ClusterOutputs(_Open):
+    """What status, users, verify and the later steps read of the cluster step."""
+
+    provider: str | None = None
+    hostname: str | None = None
+    ingress_address: str | None = None
+    https_port: int | None = None
+    host_http_port: int | None = None
+    host_https_port: int | None = None
+    created_by_mboxed: bool | None = None
+
+
+class _TlsOutputs(_Open):
+    ca_cert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    hostname: str | None = None
+
+
+# The outputs of the steps that commands read as records (the others stay free-form).
+_OUTPUTS: dict[str, type[BaseModel]] = {
+    "users": _UsersOutputs,
+    "cluster": _ClusterOutputs,
+    "tls": _TlsOutputs,
+}
+
+
 class _StepRecord(_Strict):
     status: Literal["running", "done", "failed", "interrupted", "undone"] | None = None
     started: str | None = None
@@ -220,9 +247,11 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
     """The whole file, before anything uses it: a wrong shape is reported
     with its key path, and nothing is written."""
     problems = _problems(_StateFile, data, ())
-    if not problems:
-        users = data["steps"].get("users", {}).get("outputs") or {}
-        problems = _problems(_UsersOutputs, users, ("steps", "users", "outputs"))
+    for step, model in _OUTPUTS.items():
+        if problems:
+            break
+        outputs = data["steps"].get(step, {}).get("outputs") or {}
+        problems = _problems(model, outputs, ("steps", step, "outputs"))
     if problems:
         raise _corrupt(path, "; ".join(problems[:5]))
 
@@ -274,16 +303,20 @@ class State:
         try:
             if not path.exists():
                 return cls(path, deployment)
+            check_regular(path, "state file")
             raw = path.read_bytes()
         except OSError as exc:
             # Unreadable is not corrupt: its secrets may be fine, only not ours to read.
             raise unusable("read the state file", path, exc) from None
         try:
-            text = raw.decode("utf-8")
+            # surrogateescape: the bytes of a path that is not UTF-8 (a profile
+            # file's name) come back as the str Python made of them (_render)
             try:
-                data = json.loads(text)
-            except ValueError:
-                data = safeyaml.load(text)[0]
+                data = json.loads(raw.decode("utf-8", "surrogateescape"))
+            except ValueError:  # a hand edit in block style: YAML, and UTF-8 throughout
+                data = safeyaml.load(raw.decode("utf-8"))[0]
+        except RecursionError:
+            raise _corrupt(path, "nested too deeply") from None
         except (UnicodeDecodeError, yaml.YAMLError) as exc:
             raise _corrupt(path, str(exc).splitlines()[0]) from exc
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
@@ -327,7 +360,9 @@ class State:
         files as they were. A failure is one StateError naming the file."""
         self.data["updated"] = now_iso()
         # A value JSON cannot represent fails here, before anything on disk changes.
-        payload = _render(self.data).encode("utf-8")
+        # A path that is not UTF-8 is a str with surrogates (os.fsdecode):
+        # written as its own bytes, it is read back the same (load).
+        payload = _render(self.data).encode("utf-8", "surrogateescape")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             previous = self.path.read_bytes() if self.path.exists() else None

@@ -142,6 +142,15 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         load_profile(str(tmp_path / "nope.yaml"))
 
 
+@pytest.mark.parametrize("ref", ["x" * 5000, "x" * 300 + ".yaml", "demo\x00"])
+def test_a_name_the_os_cannot_look_up_is_a_profile_error(ref: str) -> None:
+    # too long for a file name (ENAMETOOLONG), or with a NUL: stat() refuses it
+    with pytest.raises(ProfileError, match="profile"):
+        load_profile(ref)
+    with pytest.raises(ProfileError):
+        load_profile("demo", files=[ref])
+
+
 @pytest.mark.parametrize("expr", ["nodot", "=value", "a..b=1"])
 def test_malformed_set_is_refused(expr: str) -> None:
     with pytest.raises(ProfileError, match=r"expected KEY\.PATH=VALUE"):

@@ -58,3 +58,17 @@ def test_deep_nesting_is_a_yaml_error_not_a_crash() -> None:
 
 def test_empty_text_is_none() -> None:
     assert safeyaml.load("") == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("cpus: " + "9" * 5000, "digits"),  # int() refuses over 4300 digits (CVE-2020-10735)
+        ("when: 2024-02-30", "day is out of range"),  # a timestamp that is no date
+    ],
+)
+def test_a_scalar_python_cannot_build_is_a_yaml_error_not_a_crash(text: str, needle: str) -> None:
+    with pytest.raises(safeyaml.RefusedYaml) as info:
+        safeyaml.load(text)
+    assert needle in str(info.value.problem)
+    assert info.value.problem_mark is not None and info.value.problem_mark.line == 0

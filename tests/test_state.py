@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -31,18 +33,21 @@ def test_missing_file_gives_an_empty_state_that_is_not_written_until_saved(
         ("just a string\n", "not an mboxed state"),
         ("schema: 1\nsteps: [1, 2]\n", "'steps' is not a mapping"),
         ("\x00\x01binary", "is corrupt"),
+        (b"\xff\xfe random bytes", "is corrupt"),
+        (b'{"schema": 1, \xff}', "is corrupt"),
     ],
 )
 def test_a_corrupt_file_is_reported_and_left_untouched(
-    tmp_path: Path, content: str, needle: str
+    tmp_path: Path, content: str | bytes, needle: str
 ) -> None:
     path = tmp_path / "state.yaml"
-    path.write_text(content)
+    raw = content if isinstance(content, bytes) else content.encode()
+    path.write_bytes(raw)
     with pytest.raises(StateError) as info:
         State.load(path, "default")
     assert needle in str(info.value) and str(path) in str(info.value)
     assert "mv " in info.value.hint
-    assert path.read_text() == content
+    assert path.read_bytes() == raw
 
 
 def test_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:
@@ -175,6 +180,12 @@ def _good(**steps: object) -> dict[str, object]:
         ({**_good(), "schema": True}, "schema: not a version number (got True)"),
         ({**_good(), "last_run": "yesterday"}, "last_run: Input should be"),
         ({**_good(), "profile": {"name": 3}}, "profile.name: Input should be a valid string"),
+        (
+            _good(cluster={"outputs": {"hostname": "box.test", "https_port": "x"}}),
+            "steps.cluster.outputs.https_port: Input should be a valid integer (got 'x')",
+        ),
+        (_good(cluster={"outputs": {"hostname": 5}}), "steps.cluster.outputs.hostname: "),
+        (_good(tls={"outputs": {"ca_cert": ["a"]}}), "steps.tls.outputs.ca_cert: "),
     ],
 )
 def test_every_part_of_the_structure_is_checked_with_its_key_path(
@@ -189,3 +200,27 @@ def test_every_part_of_the_structure_is_checked_with_its_key_path(
     assert str(info.value).startswith(f"state file {path} is corrupt: ")
     assert needle in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_json_nested_past_the_recursion_limit_is_corrupt_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "state.yaml"
+    path.write_text('{"schema": 1, "steps": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    with pytest.raises(StateError, match="is corrupt: nested too deeply"):
+        State.load(path, "default")
+
+
+def test_a_state_path_that_is_no_regular_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "state.yaml"
+    os.mkfifo(path)  # reading a FIFO with no writer would wait forever
+    with pytest.raises(StateError, match="is not a regular file"):
+        State.load(path, "default")
+    assert stat.S_ISFIFO(path.stat().st_mode)
+
+
+def test_a_path_that_is_not_utf8_is_saved_and_read_back_the_same(tmp_path: Path) -> None:
+    # what Python makes of a file name with a Latin-1 byte (os.fsdecode)
+    name = os.fsdecode(b"/home/u/\xfcbung.yaml")
+    state = State(tmp_path / "state.yaml", "default")
+    state.data["profile"] = {"name": name, "files": [], "set": []}
+    state.save()
+    assert State.load(state.path, "default").data["profile"]["name"] == name

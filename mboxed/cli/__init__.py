@@ -3,7 +3,10 @@ when called, so `mboxed --help` stays instant."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -99,8 +102,54 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+def _tolerant_streams() -> None:
+    """A character the terminal's encoding lacks (the marks ✓ … under
+    LANG=C with UTF-8 mode off, PYTHONIOENCODING=ascii; a file name that is
+    not UTF-8) is written escaped, not an exception in the middle of a run."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+# How writing to standard output fails: a full disk (> file, or /dev/full), a
+# reader that went away (| head), a terminal that is gone. mboxed's own files
+# never fail this way unnoticed: their errors name the file (paths.unusable).
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EPIPE, errno.EIO)
+
+
+def _output_failed(exc: BaseException) -> bool:
+    """Whether `exc` is standard output failing. If so, standard output is
+    pointed at /dev/null, so that Python's own flush at exit is quiet."""
+    if not (isinstance(exc, OSError) and exc.filename is None and exc.errno in _OUTPUT_ERRNOS):
+        return False
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return True
+
+
+def _interrupted_within(exc: BaseException) -> int | None:
+    """The signal behind an error that only wraps it: a SIGTERM or Ctrl-C
+    that arrived inside Python machinery which turns what it catches into
+    another exception (RuntimeError from __set_name__ while a module is
+    imported at start-up), or raised while one was being handled."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, Interrupted):
+            return current.signum
+        if isinstance(current, KeyboardInterrupt):
+            return signal.SIGINT
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> Any:
     invocation = Invocation()
+    _tolerant_streams()
     # SIGTERM ends the whole command the same way, with 128+15 (as a shell
     # reports a process the signal killed), from start-up to the last line:
     # not only while the engine runs steps.
@@ -111,12 +160,22 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return _main(argv, invocation)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if argv is None:
+            # The program itself (console script, python -m), now done: a
+            # Ctrl-C or SIGTERM in Python's own shutdown (threading._shutdown)
+            # has nothing left to interrupt, and would only print an
+            # "Exception ignored ... KeyboardInterrupt" traceback or turn a
+            # finished command's exit code into 143.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _main(argv: list[str] | None, invocation: Invocation) -> Any:
     try:
         result = cli.main(args=argv, prog_name="mboxed", standalone_mode=False, obj=invocation)
+        sys.stdout.flush()  # here, where a failure is reported, not at exit
     except click.exceptions.Abort as exc:
         # click turns Ctrl-C into Abort; a run interrupted mid-step saved its state.
         if isinstance(exc.__cause__, KeyboardInterrupt):
@@ -138,7 +197,13 @@ def _main(argv: list[str] | None, invocation: Invocation) -> Any:
         sys.exit(_fail([INTERRUPTED], 128 + exc.signum))
     except KeyboardInterrupt:
         sys.exit(_fail([INTERRUPTED], 130))
-    except Exception:
+    except Exception as exc:
+        signum = _interrupted_within(exc)
+        if signum is not None:
+            sys.exit(_fail([INTERRUPTED], 128 + signum))
+        if _output_failed(exc):
+            reason = getattr(exc, "strerror", None) or str(exc)
+            sys.exit(_fail([f"error: cannot write the output: {reason}"], 1))
         details = traceback.format_exc()
         where = _write_crash(details, invocation.log_file)
         sys.exit(

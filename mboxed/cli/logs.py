@@ -4,6 +4,7 @@ import click
 
 from mboxed.app import App
 from mboxed.cli.options import deployment_options
+from mboxed.paths import check_regular
 
 
 @click.command()
@@ -23,6 +24,7 @@ def logs(app: App, lines: int, path_only: bool) -> None:
     if path_only:
         click.echo(str(path))
         return
+    check_regular(path, "log file")
     if not path.exists():
         click.echo(f"no log yet for deployment {app.deployment!r} ({path})")
         return

@@ -220,7 +220,13 @@ def render_profile(app: App, builder: Any, ref: Any) -> str:
 @click.argument(
     "directory", metavar="DIR", type=click.Path(file_okay=False, exists=True, path_type=Path)
 )
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--bind",
     default="0.0.0.0",

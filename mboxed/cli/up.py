@@ -9,6 +9,7 @@ import click
 from mboxed.app import App
 from mboxed.cli.options import deployment_options
 from mboxed.cli.run import run_up
+from mboxed.paths import check_regular
 
 
 @click.command()
@@ -55,6 +56,8 @@ def _bundle_as_mirror(app: App, path: Path) -> Iterator[None]:
 
     if app.options.mirror:
         raise click.UsageError("give --bundle or --mirror, not both")
+    # served by byte ranges straight from the tar: a pipe cannot be
+    check_regular(path, "bundle", hint="give the bundle file `mboxed bundle` wrote")
     address = bridge_gateway(app.shell.env) or "127.0.0.1"
     marker_dir = Path(app.paths.cache_root) / "bundles"
     room = serve_bundle(path.resolve(), marker_dir, address, lambda line: click.echo(line))

@@ -6,10 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mboxed.errors import MboxedError
+from mboxed.paths import check_regular
 from mboxed.sciencebox.accounts import CLASSIC_NAMES, USER_NAME, check_name
 
 
@@ -115,7 +118,7 @@ def parse_roster(text: str, source: str = "roster") -> list[RosterEntry]:
     first = True
     seen: dict[str, int] = {}
     ended = 0  # the line the previous row ended on
-    for row in reader:
+    for row in _rows(reader, source):
         # the line the row starts on (a quoted field may span lines)
         number, ended = ended + 1, reader.line_num
         cells = [cell.strip() for cell in row]
@@ -129,6 +132,15 @@ def parse_roster(text: str, source: str = "roster") -> list[RosterEntry]:
                 continue
         entries.append(_entry(cells, columns or _POSITIONAL, where, number, seen))
     return entries
+
+
+def _rows(reader: Any, source: str) -> Iterator[list[str]]:
+    """The reader's rows; what the csv module refuses (a field over its
+    131072-character limit, a NUL) is an error naming the line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise MboxedError(f"{source}:{reader.line_num}: not a CSV row: {exc}") from None
 
 
 def _entry(
@@ -168,6 +180,9 @@ def _entry(
 
 def read_roster(path: str | Path) -> list[RosterEntry]:
     file = Path(path).expanduser()
+    # A named pipe (`<(...)`) would be read once, or wait for a writer
+    # forever: every later run reads the roster again.
+    check_regular(file, "users.roster file", hint="give the path of a CSV file")
     try:
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

@@ -96,6 +96,15 @@ def _raiser(kind: str) -> None:
         raise Interrupted(15)
     if kind == "ctrl-c":
         raise KeyboardInterrupt
+    if kind == "wrapped-interrupt":
+        # SIGTERM while a class is being made (an import at start-up): Python
+        # wraps what __set_name__ raised in a RuntimeError
+        raise RuntimeError("Error calling __set_name__") from Interrupted(15)
+    if kind == "wrapped-ctrl-c":
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ValueError("while handling it") from None
     raise ZeroDivisionError("a bug")
 
 
@@ -110,6 +119,8 @@ def raiser(monkeypatch: pytest.MonkeyPatch) -> None:
         ("user", 1, "error: the thing is wrong\nhint: do the other thing"),
         ("interrupt", 143, "interrupted: the state was saved"),  # Interrupted(15): SIGTERM
         ("ctrl-c", 130, "interrupted: the state was saved"),
+        ("wrapped-interrupt", 143, "interrupted: the state was saved"),
+        ("wrapped-ctrl-c", 130, "interrupted: the state was saved"),
         ("bug", 3, "mboxed hit a bug"),
     ],
 )
@@ -172,3 +183,52 @@ def test_sigterm_outside_the_steps_exits_143_with_one_line(tmp_path: Path) -> No
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143
     assert err == INTERRUPTED + "\n"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["profiles", "list"], ["status"]])
+def test_output_that_cannot_be_written_is_one_error_line(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:  # every write: ENOSPC, as on a full disk
+        result = subprocess.run(
+            [sys.executable, "-m", "mboxed", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == "error: cannot write the output: No space left on device\n"
+
+
+def test_a_terminal_without_the_marks_gets_them_escaped_not_a_crash() -> None:
+    result = mboxed("up", "--only", "secrets", "--yes", env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    assert "\\u2713 secrets" in result.stdout  # ✓
+    assert "Traceback" not in result.stderr
+
+
+def test_signals_after_the_program_finished_are_ignored_during_python_shutdown() -> None:
+    # as the console script runs it: main() with no argv, then Python's exit
+    code = (
+        "import signal, sys\n"
+        "from mboxed.cli import main\n"
+        "sys.argv = ['mboxed', 'profiles', 'list']\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN,\n"
+        "          signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "True True"
+
+
+def test_main_called_in_process_gives_sigterm_back() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit):
+        cli.main(["profiles", "bogus"])
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN

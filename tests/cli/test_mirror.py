@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mboxed.profile import load_profile
 from mboxed.providers.kind import INGRESS_NGINX_PATH
 from mboxed.sciencebox.chart import ChartRef
@@ -235,3 +237,11 @@ def test_mirror_renders_the_profiles_chart_itself_and_stores_every_image(
 def model_chart_layer(room: Path, ref: ChartRef) -> str:
     manifest = json.loads((room / "v2" / ref.repository / "manifests" / ref.tag).read_text())
     return str(manifest["layers"][0]["digest"])
+
+
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_serve_refuses_a_port_out_of_range_as_a_usage_error(tmp_path: Path, port: str) -> None:
+    result = mboxed("mirror", "serve", "--port", port, str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert "is not in the range 0<=x<=65535" in result.stderr
+    assert "Traceback" not in result.stderr

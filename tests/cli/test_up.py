@@ -108,3 +108,11 @@ def test_an_empty_profile_is_an_error_not_demo() -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: --profile is empty\n")
     assert tree(Path(os.environ["MBOXED_HOME"])) == []
+
+
+def test_a_bundle_that_is_a_named_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
+    pipe = tmp_path / "bundle.tar"
+    os.mkfifo(pipe)  # no writer: reading it would wait forever
+    result = mboxed("up", "--bundle", str(pipe), "--only", "secrets", "--yes")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"error: the bundle {pipe} is not a regular file\n")

@@ -3,6 +3,7 @@ their file and line."""
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from pathlib import Path
@@ -151,3 +152,17 @@ def test_any_roster_is_either_all_valid_names_or_refused_naming_its_row(rows: li
     assert len({e.name for e in entries}) == len(entries)
     for entry in entries:
         assert accounts.USER_NAME.match(entry.name) and entry.name not in accounts.RESERVED_NAMES
+
+
+def test_a_row_the_csv_module_refuses_is_an_error_naming_the_line() -> None:
+    # a display name over csv's field_size_limit (131072 characters)
+    text = "username,display_name\nalice,bob\ncarol," + "x" * 200_000 + "\n"
+    with pytest.raises(MboxedError, match=r"^r\.csv:3: not a CSV row: field larger than"):
+        roster.parse_roster(text, "r.csv")
+
+
+def test_a_roster_that_is_a_named_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
+    pipe = tmp_path / "roster.csv"
+    os.mkfifo(pipe)  # no writer: reading it would wait forever
+    with pytest.raises(MboxedError, match=r"users\.roster file .* is not a regular file"):
+        roster.read_roster(pipe)
