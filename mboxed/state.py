@@ -7,6 +7,7 @@ among them) and the journal of host changes that `down` reverts.
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 import json
@@ -48,17 +49,36 @@ def stable_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A state rendered key by key: one JSON text per top-level key and per
+    step. A background task's save reuses the last one the owner saved and
+    replaces only its own keys (see State.save_task)."""
+
+    top: dict[str, str]
+    steps: dict[str, str]
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> _Rendered:
+        top = {key: _dump(value) for key, value in data.items() if key != "steps"}
+        return cls(top, {name: _dump(record) for name, record in data["steps"].items()})
+
+    def text(self) -> str:
+        """One line per top-level key and per step: readable, and written by
+        the json module's C encoder (an indented dump takes its slow Python path)."""
+        lines = [f" {_dump(key)}: {value}," for key, value in self.top.items()]
+        steps = [f"  {_dump(name)}: {record}" for name, record in self.steps.items()]
+        body = ",\n".join(steps)
+        head = "{\n" + "\n".join(lines) + '\n "steps": {\n'
+        return head + body + ("\n" if steps else "") + " }\n}\n"
+
+
 def _render(data: dict[str, Any]) -> str:
-    """One line per top-level key and per step: readable, and written by the
-    json module's C encoder (an indented dump takes its slow Python path)."""
-
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
-    lines = [f" {dump(key)}: {dump(value)}," for key, value in data.items() if key != "steps"]
-    steps = [f"  {dump(name)}: {dump(record)}" for name, record in data["steps"].items()]
-    body = ",\n".join(steps)
-    return "{\n" + "\n".join(lines) + '\n "steps": {\n' + body + ("\n" if steps else "") + " }\n}\n"
+    return _Rendered.of(data).text()
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
@@ -262,8 +282,15 @@ class State:
         self.path = path
         self.deployment = deployment
         self.data: dict[str, Any] = data if data is not None else _empty(deployment)
-        # a background task (mboxed.tasks) saves from its worker threads
+        # Two writers: the owner (the engine's thread, and the steps it runs)
+        # mutates `data` freely and saves it; a background task (mboxed.tasks)
+        # saves from its worker threads through `save_task`. The lock
+        # serialises every save and every change of `data["tasks"]`; a task's
+        # save writes the owner's last *saved* rendering with only the task's
+        # record replaced, so it never reads `data` while the owner is halfway
+        # through changing it.
         self.lock = threading.RLock()
+        self._saved: _Rendered | None = None
 
     @property
     def exists(self) -> bool:
@@ -318,16 +345,46 @@ class State:
         return self.path.with_suffix(".yaml.bak")
 
     def save(self) -> None:
+        """The owner's save: `data` as it is now (call it from the thread that
+        changes `data`, i.e. the engine's)."""
         with self.lock:
-            self._save()
+            self.data["updated"] = now_iso()
+            # A value JSON cannot represent fails here, before anything on disk changes.
+            rendered = _Rendered.of(self.data)
+            self._write(rendered.text().encode("utf-8"))
+            self._saved = rendered
 
-    def _save(self) -> None:
+    def task(self, name: str) -> dict[str, Any]:
+        """A background task's record ({} if it never ran): a copy, read
+        under the lock."""
+        with self.lock:
+            return copy.deepcopy((self.data.get("tasks") or {}).get(name) or {})
+
+    def save_task(self, name: str, record: dict[str, Any]) -> None:
+        """A background task's save, from any thread: its record replaces the
+        previous one (a new dict each time, never changed in place, so a
+        reader holding the old one reads a whole record), and the file is
+        written from the owner's last save plus the tasks' records."""
+        with self.lock:
+            tasks = dict(self.data.get("tasks") or {})
+            tasks[name] = record
+            self.data["tasks"] = tasks
+            base = self._saved or _Rendered.of(self._last_saved_data())
+            top = {**base.top, "updated": _dump(now_iso()), "tasks": _dump(tasks)}
+            self._write(_Rendered(top, base.steps).text().encode("utf-8"))
+            self._saved = _Rendered(top, base.steps)
+
+    def _last_saved_data(self) -> dict[str, Any]:
+        """What the file holds (nothing saved by this State yet): a task's
+        first save must not write the owner's unsaved changes either."""
+        if self.path.exists():
+            return dict(State.load(self.path, self.deployment).data)
+        return _empty(self.deployment)
+
+    def _write(self, payload: bytes) -> None:
         """Write the state atomically, after copying the last saved one to the
         backup, atomically too: a write cut short (a full disk) leaves both
         files as they were. A failure is one StateError naming the file."""
-        self.data["updated"] = now_iso()
-        # A value JSON cannot represent fails here, before anything on disk changes.
-        payload = _render(self.data).encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             previous = self.path.read_bytes() if self.path.exists() else None
