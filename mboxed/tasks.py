@@ -50,6 +50,7 @@ class Item:
     error: str = ""
     hint: str = ""
     result: dict[str, Any] = field(default_factory=dict)
+    unit: str = "bytes"  # what done/total count: bytes, or nodes (a DaemonSet's)
 
     @property
     def rate(self) -> float:
@@ -78,6 +79,8 @@ def describe(item: Item) -> str:
     if item.status != RUNNING:
         return f"{item.label}: {item.status}"
     text = f"pulling {item.label}"
+    if item.unit != "bytes":
+        return text + (f" {item.done}/{item.total} {item.unit}" if item.total else "")
     if item.total:
         text += f" {gb(item.done)}/{gb(item.total)}"
     if item.rate:
@@ -104,9 +107,10 @@ class Task:
         state: Any,
         workers: int,
         on_change: Callable[[Task], None] | None = None,
+        unit: str = "bytes",
     ) -> None:
         self.name = name
-        self.items = {key: Item(key, label) for key, label in items.items()}
+        self.items = {key: Item(key, label, unit=unit) for key, label in items.items()}
         self._work = work
         self._state = state
         self._on_change = on_change
@@ -216,13 +220,15 @@ class Tasks:
         self.tasks: dict[str, Task] = {}
         self.on_change: Callable[[Task], None] | None = None
 
-    def start(self, name: str, items: Mapping[str, str], work: Work) -> Task:
+    def start(
+        self, name: str, items: Mapping[str, str], work: Work, *, unit: str = "bytes"
+    ) -> Task:
         """Start `work` on every item in the background (replacing a finished
-        task of that name); returns at once."""
+        task of that name); returns at once. `unit`: what progress counts."""
         current = self.tasks.get(name)
         if current is not None and not current.finished:
             raise RuntimeError(f"task {name} is already running")
-        task = Task(name, items, work, self.state, self.workers, self.on_change)
+        task = Task(name, items, work, self.state, self.workers, self.on_change, unit)
         self.tasks[name] = task
         return task
 

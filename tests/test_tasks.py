@@ -74,6 +74,8 @@ def test_the_summary_says_what_is_pulled_how_fast_and_what_is_left() -> None:
     item.ended = 49.0  # 48 s for 1.2 GB: 25 MB/s, 88 s left
     assert describe(item) == "pulling systemuser 1.2 GB/3.4 GB, 25 MB/s, 1m28s left"
     assert describe(Item("k", "pause", status="done")) == "pause: done"
+    nodes = Item("k", "cernbox", status="running", done=1, total=3, unit="nodes")
+    assert describe(nodes) == "pulling cernbox 1/3 nodes"  # a DaemonSet's progress
 
 
 def test_a_stopped_task_hands_out_no_more_work(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@
   about 6x the image in RAM (minikube #17785);
 - kind: the node's containerd, through `docker exec <node> ctr`
   (mboxed.images.ctr_pull);
-- existing: none yet (the cluster pulls for itself when the pods start).
+- existing: a pre-pull DaemonSet per image, created and removed by mboxed
+  (mboxed.images.daemonset_pull): the cluster's kubelets pull.
 """
 
 from __future__ import annotations
@@ -30,4 +31,11 @@ def puller_for(ctx: Context) -> Puller | None:
         from mboxed.images.ctr_pull import CtrPuller, kind_node_ctr
 
         return CtrPuller(ctx.shell, kind_node_ctr(provider.spec.name))
+    if name == "existing":
+        from mboxed import kube
+        from mboxed.images.daemonset_pull import DaemonSetPuller
+
+        cluster = ctx.outputs("cluster")
+        client = kube.api_client(cluster.get("context"), cluster.get("kubeconfig"))
+        return DaemonSetPuller(client, ctx.profile.sciencebox.namespace)
     return None
