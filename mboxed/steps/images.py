@@ -65,6 +65,7 @@ class ImagesStep(BaseStep):
         return {
             "provider": ctx.profile.provider.name,
             "chart_digest": ctx.outputs("chart").get("digest"),
+            "pins": ctx.profile.images.pins,
         }
 
     def facts(self, ctx: Context) -> ImagesFacts:
@@ -77,6 +78,10 @@ class ImagesStep(BaseStep):
             raise Deferred("cluster")
         images = inventory(self._render(ctx), ingress_images(ctx.profile.provider.name))
         pins = recorded_pins(ctx.outputs(self.name), stored(ctx.state, TASK))
+        if ctx.profile.images.pins:  # the class's digests before this laptop's own
+            from mboxed.images.pins_file import read_pins
+
+            pins.update(read_pins(ctx.profile.images.pins))
         try:
             puller = self._puller_for(ctx)
             if puller is None:
