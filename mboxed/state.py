@@ -21,14 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mboxed import safeyaml
 from mboxed.errors import LockHeld, StateError
 from mboxed.paths import unusable
+from mboxed.state_schema import problems, short
 
 log = logging.getLogger("mboxed.state")
 
@@ -122,129 +122,12 @@ def _corrupt(path: Path, why: str) -> StateError:
     )
 
 
-# --- the file's structure, checked on every load ---------------------------------
-#
-# Strict like profiles: an int is not a bool or a string, and a key the engine
-# does not write is refused. Outputs stay free-form mappings, except the users
-# step's, which commands read as records.
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
-
-
-class _JournalEntry(_Strict):
-    kind: str
-    data: dict[str, Any] = {}
-    at: str | None = None
-
-
-class _UserRecord(_Open):
-    name: str
-    uid: int | None = None
-    gid: int | None = None
-    password: str | None = None
-    groups: list[str] = []
-
-
-class _GroupRecord(_Open):
-    name: str
-    gid: int | None = None
-    members: list[str] = []
-
-
-class _UsersOutputs(_Open):
-    users: list[_UserRecord] = []
-    groups: list[_GroupRecord] = []
-    removed: list[_UserRecord | str] = []
-
-
-class _StepRecord(_Strict):
-    status: Literal["running", "done", "failed", "interrupted", "undone"] | None = None
-    started: str | None = None
-    ended: str | None = None
-    duration: float | None = None
-    inputs_hash: str | None = None
-    error: str | None = None
-    actions: list[str] = []
-    outputs: dict[str, Any] = {}
-    journal: list[_JournalEntry] = []
-
-
-class _ProfileRef(_Strict):
-    name: str
-    files: list[str] = []
-    set: list[str] = []
-
-
-class _LastRun(_Strict):
-    command: str
-    started: str
-    result: str
-    ended: str | None = None
-
-
-class _TaskItem(_Open):
-    """One item of a background task (mboxed/tasks.py); results ride along."""
-
-    status: str
-    label: str | None = None
-    bytes: int | None = None
-    total: int | None = None
-    error: str | None = None
-
-
-class _Task(_Open):
-    status: str | None = None
-    started: str | None = None
-    ended: str | None = None
-    items: dict[str, _TaskItem] = Field(default_factory=dict)
-
-
-class _StateFile(_Strict):
-    schema_: int = Field(alias="schema")
-    deployment: str | None = None
-    created: str | None = None
-    updated: str | None = None
-    profile: _ProfileRef | None = None
-    last_run: _LastRun | None = None
-    options: dict[str, Any] | None = None
-    steps: dict[str, _StepRecord]
-    tasks: dict[str, _Task] | None = None
-
-
-def _problems(model: type[BaseModel], value: Any, prefix: tuple[str, ...]) -> list[str]:
-    try:
-        model.model_validate(value)
-    except ValidationError as exc:
-        out = []
-        for error in exc.errors():
-            loc = ".".join((*prefix, *(str(part) for part in error["loc"])))
-            got = "" if error["type"] == "missing" else f" (got {_short(error.get('input'))})"
-            message = error["msg"].split(" or instance of ")[0]  # strict mode names our classes
-            out.append(f"{loc}: {message}{got}")
-        return out
-    return []
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _check_structure(path: Path, data: dict[str, Any]) -> None:
     """The whole file, before anything uses it: a wrong shape is reported
     with its key path, and nothing is written."""
-    problems = _problems(_StateFile, data, ())
-    if not problems:
-        users = data["steps"].get("users", {}).get("outputs") or {}
-        problems = _problems(_UsersOutputs, users, ("steps", "users", "outputs"))
-    if problems:
-        raise _corrupt(path, "; ".join(problems[:5]))
+    found = problems(data)
+    if found:
+        raise _corrupt(path, "; ".join(found[:5]))
 
 
 @dataclass
@@ -316,7 +199,7 @@ class State:
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
             raise _corrupt(path, "not an mboxed state (no 'schema'/'steps')")
         if type(data["schema"]) is not int:  # a bool is an int, and True == 1
-            raise _corrupt(path, f"schema: not a version number (got {_short(data['schema'])})")
+            raise _corrupt(path, f"schema: not a version number (got {short(data['schema'])})")
         if data["schema"] != SCHEMA_VERSION:
             raise StateError(
                 f"state file {path} has schema version {data['schema']!r}; "
