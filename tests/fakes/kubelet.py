@@ -57,6 +57,8 @@ class Kubelets:
     pull_seconds: dict[str, float] = field(default_factory=dict)
     default_seconds: float = 0.2
     pulls: list[tuple[str, str]] = field(default_factory=list)  # (node, image)
+    # (node, image, started, ended), wall-clock seconds: what overlapped what
+    pull_times: list[tuple[str, str, float, float]] = field(default_factory=list)
     _runs: dict[str, _Run] = field(default_factory=dict)
 
     def served(self, image: str) -> tuple[str, int] | None:
@@ -164,6 +166,10 @@ class Kubelets:
                 run.failed_at = run.since + seconds
                 break
             self.pulls.append((node["metadata"]["name"], image))
+            wall = time.time() - now  # monotonic -> wall clock
+            self.pull_times.append(
+                (node["metadata"]["name"], image, wall + run.since, wall + run.since + seconds)
+            )
             self._store(node, image, *served)
             run.index, run.since = run.index + 1, run.since + seconds
         pod["status"] = self._status(pod, node, run, now)
