@@ -223,20 +223,29 @@ class Pipeline:
 
     def _await_tasks(self, ctx: Context) -> None:
         """Background work a run started outlives no run: what no step
-        awaited (`up --only images`) is awaited here, under its own name."""
+        awaited (`up --only images`: `ready` is not in the run) is awaited
+        here, shown as a step of its own with its progress, and saying so: a
+        run that ends leaves nothing half-done behind it, and Ctrl-C stops
+        the work for the next `up` to resume."""
         if ctx.tasks is None:
             return
         for name in list(ctx.tasks.tasks):
             if ctx.tasks.running(name) is None:
                 continue
-            ctx.reporter.step_started(name, None)
+            label = f"{name} (background)"
+            ctx.reporter.step_started(label, None)
+            ctx.reporter.step_progress(
+                label,
+                "this run started it and waits for it to finish; Ctrl-C stops it and "
+                "the next `mboxed up` resumes what is left",
+            )
             started = time.monotonic()
             try:
-                ctx.tasks.wait(name, lambda line, name=name: ctx.reporter.step_progress(name, line))
+                ctx.tasks.wait(name, lambda line, la=label: ctx.reporter.step_progress(la, line))
             except MboxedError as exc:
-                ctx.reporter.step_failed(name, exc, time.monotonic() - started)
+                ctx.reporter.step_failed(label, exc, time.monotonic() - started)
                 raise
-            ctx.reporter.step_skipped(name, "background work finished", time.monotonic() - started)
+            ctx.reporter.step_skipped(label, "finished", time.monotonic() - started)
 
     def _run_step(self, ctx: Context, step: Step, command: str = "up") -> StepResult:
         state = ctx.state

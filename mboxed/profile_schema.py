@@ -177,6 +177,12 @@ class ScienceBox(_Strict):
     values: dict[str, Any] = Field(default_factory=dict)
 
 
+class Images(_Strict):
+    # a class's pins (mboxed/images/pins_file.py): reference -> digest, pulled
+    # before this deployment's own recorded digests
+    pins: str | None = None
+
+
 class Profile(_Strict):
     version: Literal[1] = 1
     extends: str | None = None
@@ -186,6 +192,7 @@ class Profile(_Strict):
     tls: Literal["local-ca", "none"] = "local-ca"
     users: Users = Users()
     sciencebox: ScienceBox = ScienceBox()
+    images: Images = Images()
     gpu: bool = False
 
     def section_hash(self, *keys: str) -> str:

@@ -7,6 +7,7 @@ among them) and the journal of host changes that `down` reverts.
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 import json
@@ -20,14 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mboxed import safeyaml
 from mboxed.errors import LockHeld, StateError
 from mboxed.paths import check_regular, unusable
+from mboxed.state_schema import problems, short
 
 log = logging.getLogger("mboxed.state")
 
@@ -48,17 +49,36 @@ def stable_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A state rendered key by key: one JSON text per top-level key and per
+    step. A background task's save reuses the last one the owner saved and
+    replaces only its own keys (see State.save_task)."""
+
+    top: dict[str, str]
+    steps: dict[str, str]
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> _Rendered:
+        top = {key: _dump(value) for key, value in data.items() if key != "steps"}
+        return cls(top, {name: _dump(record) for name, record in data["steps"].items()})
+
+    def text(self) -> str:
+        """One line per top-level key and per step: readable, and written by
+        the json module's C encoder (an indented dump takes its slow Python path)."""
+        lines = [f" {_dump(key)}: {value}," for key, value in self.top.items()]
+        steps = [f"  {_dump(name)}: {record}" for name, record in self.steps.items()]
+        body = ",\n".join(steps)
+        head = "{\n" + "\n".join(lines) + '\n "steps": {\n'
+        return head + body + ("\n" if steps else "") + " }\n}\n"
+
+
 def _render(data: dict[str, Any]) -> str:
-    """One line per top-level key and per step: readable, and written by the
-    json module's C encoder (an indented dump takes its slow Python path)."""
-
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
-    lines = [f" {dump(key)}: {dump(value)}," for key, value in data.items() if key != "steps"]
-    steps = [f"  {dump(name)}: {dump(record)}" for name, record in data["steps"].items()]
-    body = ",\n".join(steps)
-    return "{\n" + "\n".join(lines) + '\n "steps": {\n' + body + ("\n" if steps else "") + " }\n}\n"
+    return _Rendered.of(data).text()
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
@@ -102,158 +122,12 @@ def _corrupt(path: Path, why: str) -> StateError:
     )
 
 
-# --- the file's structure, checked on every load ---------------------------------
-#
-# Strict like profiles: an int is not a bool or a string, and a key the engine
-# does not write is refused. Outputs stay free-form mappings, except the users
-# step's, which commands read as records.
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
-
-
-class _JournalEntry(_Strict):
-    kind: str
-    data: dict[str, Any] = {}
-    at: str | None = None
-
-
-class _UserRecord(_Open):
-    name: str
-    uid: int | None = None
-    gid: int | None = None
-    password: str | None = None
-    groups: list[str] = []
-
-
-class _GroupRecord(_Open):
-    name: str
-    gid: int | None = None
-    members: list[str] = []
-
-
-class _UsersOutputs(_Open):
-    users: list[_UserRecord] = []
-    groups: list[_GroupRecord] = []
-    removed: list[_UserRecord | str] = []
-
-
-class _ClusterOutputs(_Open):
-    """What status, users, verify and the later steps read of the cluster step."""
-
-    provider: str | None = None
-    hostname: str | None = None
-    ingress_address: str | None = None
-    https_port: int | None = None
-    host_http_port: int | None = None
-    host_https_port: int | None = None
-    created_by_mboxed: bool | None = None
-
-
-class _TlsOutputs(_Open):
-    ca_cert: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    hostname: str | None = None
-
-
-# The outputs of the steps that commands read as records (the others stay free-form).
-_OUTPUTS: dict[str, type[BaseModel]] = {
-    "users": _UsersOutputs,
-    "cluster": _ClusterOutputs,
-    "tls": _TlsOutputs,
-}
-
-
-class _StepRecord(_Strict):
-    status: Literal["running", "done", "failed", "interrupted", "undone"] | None = None
-    started: str | None = None
-    ended: str | None = None
-    duration: float | None = None
-    inputs_hash: str | None = None
-    error: str | None = None
-    actions: list[str] = []
-    outputs: dict[str, Any] = {}
-    journal: list[_JournalEntry] = []
-
-
-class _ProfileRef(_Strict):
-    name: str
-    files: list[str] = []
-    set: list[str] = []
-
-
-class _LastRun(_Strict):
-    command: str
-    started: str
-    result: str
-    ended: str | None = None
-
-
-class _TaskItem(_Open):
-    """One item of a background task (mboxed/tasks.py); results ride along."""
-
-    status: str
-    label: str | None = None
-    bytes: int | None = None
-    total: int | None = None
-    error: str | None = None
-
-
-class _Task(_Open):
-    status: str | None = None
-    started: str | None = None
-    ended: str | None = None
-    items: dict[str, _TaskItem] = Field(default_factory=dict)
-
-
-class _StateFile(_Strict):
-    schema_: int = Field(alias="schema")
-    deployment: str | None = None
-    created: str | None = None
-    updated: str | None = None
-    profile: _ProfileRef | None = None
-    last_run: _LastRun | None = None
-    options: dict[str, Any] | None = None
-    steps: dict[str, _StepRecord]
-    tasks: dict[str, _Task] | None = None
-
-
-def _problems(model: type[BaseModel], value: Any, prefix: tuple[str, ...]) -> list[str]:
-    try:
-        model.model_validate(value)
-    except ValidationError as exc:
-        out = []
-        for error in exc.errors():
-            loc = ".".join((*prefix, *(str(part) for part in error["loc"])))
-            got = "" if error["type"] == "missing" else f" (got {_short(error.get('input'))})"
-            message = error["msg"].split(" or instance of ")[0]  # strict mode names our classes
-            out.append(f"{loc}: {message}{got}")
-        return out
-    return []
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _check_structure(path: Path, data: dict[str, Any]) -> None:
     """The whole file, before anything uses it: a wrong shape is reported
     with its key path, and nothing is written."""
-    problems = _problems(_StateFile, data, ())
-    for step, model in _OUTPUTS.items():
-        if problems:
-            break
-        outputs = data["steps"].get(step, {}).get("outputs") or {}
-        problems = _problems(model, outputs, ("steps", step, "outputs"))
-    if problems:
-        raise _corrupt(path, "; ".join(problems[:5]))
+    found = problems(data)
+    if found:
+        raise _corrupt(path, "; ".join(found[:5]))
 
 
 @dataclass
@@ -291,8 +165,15 @@ class State:
         self.path = path
         self.deployment = deployment
         self.data: dict[str, Any] = data if data is not None else _empty(deployment)
-        # a background task (mboxed.tasks) saves from its worker threads
+        # Two writers: the owner (the engine's thread, and the steps it runs)
+        # mutates `data` freely and saves it; a background task (mboxed.tasks)
+        # saves from its worker threads through `save_task`. The lock
+        # serialises every save and every change of `data["tasks"]`; a task's
+        # save writes the owner's last *saved* rendering with only the task's
+        # record replaced, so it never reads `data` while the owner is halfway
+        # through changing it.
         self.lock = threading.RLock()
+        self._saved: _Rendered | None = None
 
     @property
     def exists(self) -> bool:
@@ -322,7 +203,7 @@ class State:
         if not isinstance(data, dict) or "steps" not in data or "schema" not in data:
             raise _corrupt(path, "not an mboxed state (no 'schema'/'steps')")
         if type(data["schema"]) is not int:  # a bool is an int, and True == 1
-            raise _corrupt(path, f"schema: not a version number (got {_short(data['schema'])})")
+            raise _corrupt(path, f"schema: not a version number (got {short(data['schema'])})")
         if data["schema"] != SCHEMA_VERSION:
             raise StateError(
                 f"state file {path} has schema version {data['schema']!r}; "
@@ -351,18 +232,46 @@ class State:
         return self.path.with_suffix(".yaml.bak")
 
     def save(self) -> None:
+        """The owner's save: `data` as it is now (call it from the thread that
+        changes `data`, i.e. the engine's)."""
         with self.lock:
-            self._save()
+            self.data["updated"] = now_iso()
+            # A value JSON cannot represent fails here, before anything on disk changes.
+            rendered = _Rendered.of(self.data)
+            self._write(rendered.text().encode("utf-8", "surrogateescape"))
+            self._saved = rendered
 
-    def _save(self) -> None:
+    def task(self, name: str) -> dict[str, Any]:
+        """A background task's record ({} if it never ran): a copy, read
+        under the lock."""
+        with self.lock:
+            return copy.deepcopy((self.data.get("tasks") or {}).get(name) or {})
+
+    def save_task(self, name: str, record: dict[str, Any]) -> None:
+        """A background task's save, from any thread: its record replaces the
+        previous one (a new dict each time, never changed in place, so a
+        reader holding the old one reads a whole record), and the file is
+        written from the owner's last save plus the tasks' records."""
+        with self.lock:
+            tasks = dict(self.data.get("tasks") or {})
+            tasks[name] = record
+            self.data["tasks"] = tasks
+            base = self._saved or _Rendered.of(self._last_saved_data())
+            top = {**base.top, "updated": _dump(now_iso()), "tasks": _dump(tasks)}
+            self._write(_Rendered(top, base.steps).text().encode("utf-8", "surrogateescape"))
+            self._saved = _Rendered(top, base.steps)
+
+    def _last_saved_data(self) -> dict[str, Any]:
+        """What the file holds (nothing saved by this State yet): a task's
+        first save must not write the owner's unsaved changes either."""
+        if self.path.exists():
+            return dict(State.load(self.path, self.deployment).data)
+        return _empty(self.deployment)
+
+    def _write(self, payload: bytes) -> None:
         """Write the state atomically, after copying the last saved one to the
         backup, atomically too: a write cut short (a full disk) leaves both
         files as they were. A failure is one StateError naming the file."""
-        self.data["updated"] = now_iso()
-        # A value JSON cannot represent fails here, before anything on disk changes.
-        # A path that is not UTF-8 is a str with surrogates (os.fsdecode):
-        # written as its own bytes, it is read back the same (load).
-        payload = _render(self.data).encode("utf-8", "surrogateescape")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             previous = self.path.read_bytes() if self.path.exists() else None

@@ -11,9 +11,10 @@ Facts still come from the world: a step that resumes a task asks the world
 which items are really done (a finished pull is on the node), and the task
 is started again with only what is missing.
 
-Saving from a worker thread: the State's lock serialises the task's edits
-with every save; the engine mutates other keys from the main thread, so a
-worker's save that races with one is retried at the item's next change.
+Saving from a worker thread: the task builds its record afresh at each save
+and hands it to State.save_task, which swaps it in and writes the file under
+the State's lock, from the engine's last saved rendering: a worker never
+reads the engine's data, which the engine changes without a lock.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Item:
     error: str = ""
     hint: str = ""
     result: dict[str, Any] = field(default_factory=dict)
+    unit: str = "bytes"  # what done/total count: bytes, or nodes (a DaemonSet's)
 
     @property
     def rate(self) -> float:
@@ -77,6 +79,8 @@ def describe(item: Item) -> str:
     if item.status != RUNNING:
         return f"{item.label}: {item.status}"
     text = f"pulling {item.label}"
+    if item.unit != "bytes":
+        return text + (f" {item.done}/{item.total} {item.unit}" if item.total else "")
     if item.total:
         text += f" {gb(item.done)}/{gb(item.total)}"
     if item.rate:
@@ -103,9 +107,10 @@ class Task:
         state: Any,
         workers: int,
         on_change: Callable[[Task], None] | None = None,
+        unit: str = "bytes",
     ) -> None:
         self.name = name
-        self.items = {key: Item(key, label) for key, label in items.items()}
+        self.items = {key: Item(key, label, unit=unit) for key, label in items.items()}
         self._work = work
         self._state = state
         self._on_change = on_change
@@ -118,34 +123,29 @@ class Task:
             threading.Thread(target=self._worker, name=f"mboxed-{name}-{n}", daemon=True)
             for n in range(max(1, min(workers, len(self.items))))
         ]
-        self._save(status=RUNNING, started=now_iso(), ended=None, fresh=True)
+        self._fields: dict[str, Any] = {}
+        self._save(status=RUNNING, started=now_iso(), ended=None)
         for thread in self._threads:
             thread.start()
 
     # -- state -----------------------------------------------------------------
-    def _record(self) -> dict[str, Any]:
-        return self._state.data.setdefault("tasks", {}).setdefault(self.name, {})
-
-    def _save(self, fresh: bool = False, **fields: Any) -> None:
-        lock = getattr(self._state, "lock", contextlib.nullcontext())
-        with lock:
-            record = self._record()
-            if fresh:
-                record["items"] = {}
-            record.update(fields)
-            stored = record.setdefault("items", {})
+    def _save(self, **fields: Any) -> None:
+        """Save the task's record: built afresh from the items, under the
+        task's lock (two workers finishing at once), and handed to the state,
+        which writes it under its own lock (State.save_task). A save that
+        fails (a full disk) is logged: the pulls go on, the next save retries."""
+        with self._lock:
+            self._fields.update(fields)
+            items = {}
             for item in self.items.values():
-                entry = stored.setdefault(item.key, {})
-                entry.update(item.result)
+                entry = dict(item.result)
                 entry.update(status=item.status, label=item.label, bytes=item.done)
                 entry.update(total=item.total, error=item.error or None)
-            for _ in range(3):
-                try:
-                    self._state.save()
-                    return
-                except RuntimeError:  # a dict changed size under json: try again
-                    time.sleep(0.01)
-            log.warning("task %s: state not saved (busy); saved at the next change", self.name)
+                items[item.key] = entry
+            try:
+                self._state.save_task(self.name, {**self._fields, "items": items})
+            except MboxedError as exc:
+                log.warning("task %s: state not saved: %s", self.name, exc.message)
 
     # -- workers ---------------------------------------------------------------
     def _worker(self) -> None:
@@ -178,8 +178,7 @@ class Task:
 
     def _changed(self, save: bool) -> None:
         if save:
-            with self._lock:
-                self._save()
+            self._save()
         if self._on_change is not None:
             self._on_change(self)
 
@@ -214,17 +213,22 @@ class Tasks:
 
     def __init__(self, state: Any, workers: int = 3) -> None:
         self.state = state
+        # the key exists before any worker runs: a worker then replaces its
+        # value and never adds a key to a dict the engine may be iterating
+        state.data.setdefault("tasks", {})
         self.workers = workers
         self.tasks: dict[str, Task] = {}
         self.on_change: Callable[[Task], None] | None = None
 
-    def start(self, name: str, items: Mapping[str, str], work: Work) -> Task:
+    def start(
+        self, name: str, items: Mapping[str, str], work: Work, *, unit: str = "bytes"
+    ) -> Task:
         """Start `work` on every item in the background (replacing a finished
-        task of that name); returns at once."""
+        task of that name); returns at once. `unit`: what progress counts."""
         current = self.tasks.get(name)
         if current is not None and not current.finished:
             raise RuntimeError(f"task {name} is already running")
-        task = Task(name, items, work, self.state, self.workers, self.on_change)
+        task = Task(name, items, work, self.state, self.workers, self.on_change, unit)
         self.tasks[name] = task
         return task
 
@@ -282,4 +286,4 @@ class Tasks:
 
 def stored(state: Any, name: str) -> dict[str, Any]:
     """A task's record in the state file ({} if it never ran)."""
-    return dict((state.data.get("tasks") or {}).get(name) or {})
+    return dict(state.task(name))

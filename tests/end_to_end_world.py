@@ -344,10 +344,14 @@ def existing_cluster(world: EndToEnd, context: str, ingress_ip: str) -> None:
     """The API stand-in as a cluster someone else runs (provider existing):
     a context for it in KUBECONFIG, a ready node, an IngressClass, and an
     ingress controller whose LoadBalancer Service has INGRESS_IP (where the
-    ingress site then answers). No minikube, no Docker engine, no /etc/hosts."""
+    ingress site then answers), and a kubelet that pulls into the node's image
+    store. No minikube, no Docker engine, no /etc/hosts."""
     from tests.fakes.kube_api import load_object
+    from tests.fakes.kubelet import Kubelets
 
     world.api.write_kubeconfig(world.env["KUBECONFIG"], context=context)
+    # the node's kubelet pulls what the `images` step's pre-pull DaemonSets name
+    world.api.kubelets = Kubelets()
     for name in ("node-kind-ready.json", "ingressclass-nginx.json"):
         world.api.add(load_object(name))
     world.api.add(

@@ -387,3 +387,47 @@ def test_a_blocked_step_stops_up_resumably_and_shows_in_the_plan(tmp_path: Path)
         reload(ctx)
     )
     assert [r.outcome for r in results] == ["skipped", "skipped", "done"]
+
+
+class StartsWork(BaseStep):
+    """A step that starts background work and leaves it to a later step."""
+
+    name = "starts"
+
+    def __init__(self, gate: Any) -> None:
+        self.gate, self.started = gate, False
+
+    def facts(self, ctx: Context) -> Any:
+        return self.started
+
+    def plan(self, ctx: Context, facts: Any) -> Plan:
+        return Plan.nothing("started") if facts else Plan([Action("start the work")])
+
+    def apply(self, ctx: Context, plan: Plan) -> Mapping[str, Any] | None:
+        def work(key: str, progress: Any) -> Mapping[str, Any]:
+            progress(1, 2)
+            self.gate.wait(10)
+            return {}
+
+        ctx.tasks.start("pulls", {"a": "image a"}, work)
+        self.started = True
+        return None
+
+
+def test_a_run_whose_steps_do_not_await_its_background_work_waits_and_says_so(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    out = io.StringIO()
+    ctx = make_context(tmp_path / "home", stream=out)
+    gate = threading.Event()
+    threading.Timer(0.5, gate.set).start()
+    started = time.monotonic()
+    Pipeline([StartsWork(gate)], retry_wait=0).up(ctx)
+    assert time.monotonic() - started >= 0.5  # the run ended after the work
+    assert ctx.tasks.get("pulls").finished
+    text = out.getvalue()
+    assert "pulls (background)" in text
+    assert "waits for it to finish; Ctrl-C stops it" in text
+    assert "pulls (background): finished" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ def test_the_summary_says_what_is_pulled_how_fast_and_what_is_left() -> None:
     item.ended = 49.0  # 48 s for 1.2 GB: 25 MB/s, 88 s left
     assert describe(item) == "pulling systemuser 1.2 GB/3.4 GB, 25 MB/s, 1m28s left"
     assert describe(Item("k", "pause", status="done")) == "pause: done"
+    nodes = Item("k", "cernbox", status="running", done=1, total=3, unit="nodes")
+    assert describe(nodes) == "pulling cernbox 1/3 nodes"  # a DaemonSet's progress
 
 
 def test_a_stopped_task_hands_out_no_more_work(tmp_path: Path) -> None:
@@ -92,3 +95,59 @@ def test_a_stopped_task_hands_out_no_more_work(tmp_path: Path) -> None:
     task.join(5)
     assert started == ["a"]
     assert stored(state, "images")["items"]["b"]["status"] == "pending"
+
+
+def test_saves_from_workers_never_write_the_engines_half_made_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stress: many items with fast progress, saving at every status change,
+    while the main thread builds step records key by key and saves them as
+    the engine does. Every file written must be whole: each step in it as the
+    main thread saved it (never half-filled), and no save may be lost."""
+    import mboxed.state
+
+    written: list[bytes] = []
+
+    def record_write(path: Path, payload: bytes) -> None:
+        if path.name == "state.yaml":
+            written.append(payload)
+        path.write_bytes(payload)  # no fsync: hundreds of saves in a test
+
+    monkeypatch.setattr(mboxed.state, "_write_atomic", record_write)
+    state = state_at(tmp_path)
+    keys = 300
+
+    def work(key: str, progress: Callable[[int, int], None]) -> Mapping[str, Any]:
+        for n in range(50):
+            progress(n, 50)
+        return {"digest": f"sha256:{key}"}
+
+    tasks = Tasks(state, workers=4)
+    summaries: list[str] = []
+    tasks.on_change = lambda task: summaries.append(task.summary())
+    task = tasks.start("images", {f"i{n}": f"image {n}" for n in range(300)}, work)
+    steps = 0
+    while not task.finished or steps < 20:
+        record = state.step(f"s{steps % 8}")
+        record.data.clear()  # as `down` rewrites a record: cleared, then refilled
+        record.data["status"] = "running"
+        for n in range(keys):
+            record.outputs[f"k{n}"] = {"n": n, "text": "x" * 20}
+            if n % 10 == 0:  # the engine's work between changes (a subprocess, a
+                time.sleep(0)  # request) lets the workers run mid-change
+        record.data["status"] = "done"
+        state.save()
+        steps += 1
+    task.join(30)
+    state.save()
+
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(written) > 600  # two saves per item at least, and the engine's
+    for payload in written:
+        data = json.loads(payload)
+        for name, step in data["steps"].items():
+            assert (step["status"], len(step["outputs"])) == ("done", keys), name
+    final = json.loads(state.path.read_text())
+    assert len(final["steps"]) == 8
+    items = final["tasks"]["images"]["items"]
+    assert {v["status"] for v in items.values()} == {DONE} and len(items) == 300

@@ -12,6 +12,7 @@ whether the node has it (when the cluster is up), and where it comes from
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,12 +22,25 @@ from mboxed.cli.options import deployment_options
 from mboxed.errors import Deferred, MboxedError
 
 
+def deployment_pins(ctx: Any) -> dict[str, str]:
+    """The digests this deployment pulls by: the profile's pins file first,
+    then those recorded at its pulls (as the `images` step reads them)."""
+    from mboxed.images.wanted import recorded_pins
+    from mboxed.tasks import stored
+
+    pins = recorded_pins(ctx.outputs("images"), stored(ctx.state, "images"))
+    if ctx.profile.images.pins:
+        from mboxed.images.pins_file import read_pins
+
+        pins.update(read_pins(ctx.profile.images.pins))
+    return pins
+
+
 def image_rows(app: App) -> list[dict[str, Any]]:
     from mboxed.images.ingress import ingress_images
     from mboxed.images.inventory import inventory
     from mboxed.images.pull import find, present
     from mboxed.images.rendered import render_manifests
-    from mboxed.images.wanted import recorded_pins
     from mboxed.tasks import stored
 
     ctx = app.context()
@@ -40,7 +54,7 @@ def image_rows(app: App) -> list[dict[str, Any]]:
         ) from None
     images = inventory(rendered, ingress_images(ctx.profile.provider.name))
     task = stored(ctx.state, "images")
-    pins = recorded_pins(ctx.outputs("images"), task)
+    pins = deployment_pins(ctx)
     items = task.get("items") or {}
     store = None
     if ctx.outputs("cluster"):
@@ -98,8 +112,18 @@ def _size(value: int | None) -> str:
 @click.command()
 @deployment_options()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def images(app: App, as_json: bool) -> None:
+@click.option(
+    "--pins",
+    "pins_to",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the digests this deployment's images were pulled by to FILE, for a "
+    "class's profiles to name (images.pins: FILE).",
+)
+def images(app: App, as_json: bool, pins_to: str | None) -> None:
     """List every image of the deployment: where it is used, size, on the node, source."""
+    if pins_to is not None:
+        write_pins(app, pins_to)
+        return
     rows = image_rows(app)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -115,3 +139,19 @@ def images(app: App, as_json: bool) -> None:
                 f"    {use['kind']}/{use['name']} {role} {use['container']} ({use['pull_policy']})"
             )
     click.echo(f"{len(rows)} images")
+
+
+def write_pins(app: App, path: str) -> None:
+    """Write the deployment's pins (after an `up` has pulled its images)."""
+    from mboxed.files import replacing
+    from mboxed.images.pins_file import dump_pins
+
+    pins = deployment_pins(app.context())
+    if not pins:
+        raise MboxedError(
+            "no digests recorded yet: the images have not been pulled",
+            hint="run `mboxed up` first (its `images` step records them)",
+        )
+    with replacing(Path(path).expanduser(), 0o644) as tmp:  # not secret: digests are public
+        tmp.write_text(dump_pins(pins), encoding="utf-8")
+    click.echo(f"{len(pins)} pins written to {path}")

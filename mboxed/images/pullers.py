@@ -6,7 +6,8 @@
   `minikube ssh`, pulling through the room's hosts.toml;
 - kind: the node's containerd, through `docker exec <node> ctr`
   (mboxed.images.ctr_pull), through the room's hosts.toml when there is one;
-- existing: none yet (the cluster pulls for itself when the pods start).
+- existing: a pre-pull DaemonSet per image, created and removed by mboxed
+  (mboxed.images.daemonset_pull): the cluster's kubelets pull.
 """
 
 from __future__ import annotations
@@ -42,4 +43,11 @@ def puller_for(ctx: Context) -> Puller | None:
         return DockerPuller(client_for(env))
     if name == "kind":
         return CtrPuller(ctx.shell, kind_node_ctr(provider.spec.name), hosts_dir=hosts_dir, via=via)
+    if name == "existing":
+        from mboxed import kube
+        from mboxed.images.daemonset_pull import DaemonSetPuller
+
+        cluster = ctx.outputs("cluster")
+        client = kube.api_client(cluster.get("context"), cluster.get("kubeconfig"))
+        return DaemonSetPuller(client, ctx.profile.sciencebox.namespace)
     return None

@@ -12,14 +12,17 @@ laptop given the same pins, fetch exactly those bits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mboxed.contract import Action, BaseStep, Context, Plan
+from mboxed.errors import MboxedError
 from mboxed.images.inventory import Image
 from mboxed.images.pull import NodeImage, NodeUnreachable, Puller
 from mboxed.images.wanted import Wanted, missing, pins_from_node, recorded_pins
+from mboxed.journal import JournalEntry
 
 TASK = "images"
 Render = Callable[[Context], str]
@@ -62,6 +65,7 @@ class ImagesStep(BaseStep):
         return {
             "provider": ctx.profile.provider.name,
             "chart_digest": ctx.outputs("chart").get("digest"),
+            "pins": ctx.profile.images.pins,
         }
 
     def facts(self, ctx: Context) -> ImagesFacts:
@@ -74,6 +78,10 @@ class ImagesStep(BaseStep):
             raise Deferred("cluster")
         images = inventory(self._render(ctx), ingress_images(ctx.profile.provider.name))
         pins = recorded_pins(ctx.outputs(self.name), stored(ctx.state, TASK))
+        if ctx.profile.images.pins:  # the class's digests before this laptop's own
+            from mboxed.images.pins_file import read_pins
+
+            pins.update(read_pins(ctx.profile.images.pins))
         try:
             puller = self._puller_for(ctx)
             if puller is None:
@@ -92,7 +100,7 @@ class ImagesStep(BaseStep):
     def plan(self, ctx: Context, facts: ImagesFacts) -> Plan:
         if facts.no_puller:
             return Plan.nothing(facts.no_puller)
-        wanted = missing(facts.images, facts.store, facts.pins)
+        wanted = missing(facts.images, facts.store, pull_pins(facts))
         if not wanted:
             return Plan.nothing(f"all {len(facts.images)} images are on the node")
         if facts.running:
@@ -112,13 +120,14 @@ class ImagesStep(BaseStep):
         puller = facts.puller
         if puller is None or ctx.tasks is None:
             return None
-        wanted = {w.key: w for w in missing(facts.images, facts.store, facts.pins)}
+        wanted = {w.key: w for w in missing(facts.images, facts.store, pull_pins(facts))}
         pins = dict(facts.pins)
 
         def pull(key: str, progress: Callable[[int, int], None]) -> Mapping[str, Any]:
             return pull_one(puller, wanted[key], progress)
 
-        ctx.tasks.start(TASK, {k: w.image.short for k, w in wanted.items()}, pull)
+        unit = str(getattr(puller, "progress_unit", "bytes"))
+        ctx.tasks.start(TASK, {k: w.image.short for k, w in wanted.items()}, pull, unit=unit)
         ctx.progress(f"pulling {len(wanted)} images in the background")
         return {"pins": pins}
 
@@ -130,6 +139,31 @@ class ImagesStep(BaseStep):
             if digest and not key.count("@"):
                 pins.setdefault(key, str(digest))
         return {"pins": pins, "images": len(facts.images)}
+
+    def undo(self, ctx: Context, journal: Sequence[JournalEntry]) -> None:
+        """Remove what a puller left on the cluster (an existing cluster's
+        pre-pull DaemonSets, of a run killed mid-pull); the images stay on
+        the nodes, and the recorded digests in the state."""
+        super().undo(ctx, journal)
+        if not ctx.outputs("cluster"):
+            return
+        try:
+            puller = self._puller_for(ctx)
+        except MboxedError:  # the cluster is gone already: nothing left on it
+            return
+        remove_all = getattr(puller, "remove_all", None)
+        if remove_all is not None:
+            with contextlib.suppress(MboxedError):
+                removed = remove_all()
+                if removed:
+                    ctx.progress(f"removed the pre-pull DaemonSets {', '.join(removed)}")
+
+
+def pull_pins(facts: ImagesFacts) -> dict[str, str]:
+    """The digests a pull goes by: none for a puller that cannot point the
+    pods' tag at pinned bits (an existing cluster's runtime): it pulls the
+    tag, and the digest it resolves is recorded all the same."""
+    return facts.pins if getattr(facts.puller, "points_tags", True) else {}
 
 
 def pull_one(

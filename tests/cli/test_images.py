@@ -87,3 +87,35 @@ def test_images_shows_the_room_or_bundle_each_pull_came_through(real_helm: Helm)
     assert rows[busybox]["source"].endswith("via bundle /srv/sb.tar")
     assert "via" not in rows["docker.io/osixia/openldap:1.5.0"]["source"]
     assert "    from docker.io" in mboxed("images", *args).stdout
+
+
+def test_images_pins_writes_the_deployments_digests_for_a_class(tmp_path: Path) -> None:
+    from mboxed.images.pins_file import read_pins
+
+    busybox, nslcd = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    state = State.load(state_file(), "default")
+    outputs = {"pins": {"docker.io/library/busybox:stable": busybox}}
+    state.step("images").data.update(status="done", outputs=outputs)
+    # a pull a killed run finished: in the task's record, not yet in the outputs
+    state.data["tasks"] = {
+        "images": {
+            "status": "running",
+            "items": {"registry.example/nslcd:2": {"status": "done", "digest": nslcd}},
+        }
+    }
+    state.save()
+    out = tmp_path / "class-pins.yaml"
+    done = mboxed("images", "--profile", "demo", "--pins", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "2 pins written" in done.stdout
+    assert read_pins(out) == {
+        "docker.io/library/busybox:stable": busybox,
+        "registry.example/nslcd:2": nslcd,
+    }
+
+
+def test_images_pins_before_any_pull_says_to_run_up_first(tmp_path: Path) -> None:
+    done = mboxed("images", "--profile", "demo", "--pins", str(tmp_path / "pins.yaml"))
+    assert done.returncode == 1
+    assert "no digests recorded yet" in done.stderr
+    assert not (tmp_path / "pins.yaml").exists()

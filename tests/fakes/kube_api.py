@@ -24,7 +24,9 @@ default); `SelfSubjectRulesReview` returns `.rules`. Server-side apply
 (`application/apply-patch+yaml`) creates or merges without field ownership.
 With `controllers=True` the server also plays kube-controller-manager for
 workloads: a Deployment, StatefulSet or DaemonSet written to it reports all
-its replicas ready at once.
+its replicas ready at once. With `.kubelets` set (tests/fakes/kubelet.py) a
+DaemonSet also gets its pods, one per Node, whose init containers pull their
+images into the nodes' image stores over time.
 """
 
 from __future__ import annotations
@@ -247,6 +249,8 @@ class KubeAPIServer:
         ]
         # Called (method, path) before every request; may raise ApiError to inject faults.
         self.before: Callable[[str, str], None] | None = None
+        # the nodes' kubelets, for the pods of DaemonSets (tests/fakes/kubelet.py)
+        self.kubelets: Any = None
         self._lock = threading.RLock()
         self._rv = 1000
         self._server: ThreadingHTTPServer | None = None
@@ -292,9 +296,14 @@ class KubeAPIServer:
             self.store[(gv, plural, ns, meta["name"])] = obj
         return copy.deepcopy(obj)
 
+    def _sync(self) -> None:
+        if self.kubelets is not None:
+            self.kubelets.sync(self.store)
+
     def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         gv, plural, _ = KIND_TO_RESOURCE[kind]
         with self._lock:
+            self._sync()
             return [
                 copy.deepcopy(o)
                 for (g, p, ns, _n), o in sorted(self.store.items())
@@ -416,6 +425,7 @@ class KubeAPIServer:
             return 200, discovery
         gv, plural, ns, name, sub = self._parse(path)
         with self._lock:
+            self._sync()
             return self._dispatch(method, gv, plural, ns, name, sub, query, body, content_type)
 
     def _discovery(self, path: str) -> dict[str, Any] | None:

@@ -42,11 +42,11 @@ class CountingPuller(DockerPuller):
         return super().pull(reference, progress)
 
 
-def context(home: Path, out: io.StringIO | None = None) -> Context:
+def context(home: Path, out: io.StringIO | None = None, overrides: Sequence[str] = ()) -> Context:
     # provider `existing`: no ingress images of mboxed's to pull (they live on
     # registry.k8s.io); the puller is the test's own
-    overrides = ["hostname=box.example.org", "provider.name=existing", "provider.context=test"]
-    ctx = make_context(home, overrides=overrides, out=out)
+    base = ["hostname=box.example.org", "provider.name=existing", "provider.context=test"]
+    ctx = make_context(home, overrides=[*base, *overrides], out=out)
     ctx.state.step("cluster").data.update(status="done", outputs={"provider": "existing"})
     return ctx
 

@@ -207,3 +207,34 @@ def read_items(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text()).get("tasks", {}).get("images", {}).get("items", {})
     except (OSError, ValueError):
         return {}
+
+
+def test_a_laptop_given_the_class_pins_file_gets_the_pinned_bits_after_the_tag_moved(
+    private_dockerd: Dockerd, image_registry: Registry, tmp_path: Path
+) -> None:
+    from mboxed.images.pins_file import dump_pins
+
+    first = push_image(image_registry, "pins/cernbox", "1.0", random_layers(2, 10_000), seed="p")
+    image = name(image_registry, "pins/cernbox", "1.0")
+    forget(private_dockerd, image)
+    # the instructor's laptop pulls, and exports its digests (`mboxed images --pins`)
+    instructor = context(tmp_path / "instructor")
+    step_i, _ = step([image], private_dockerd.host)
+    Pipeline([step_i], retry_wait=0).up(instructor)
+    pins = stored(instructor.state, "images")["items"]
+    class_file = tmp_path / "class-pins.yaml"
+    class_file.write_text(dump_pins({image: pins[image]["digest"]}))
+
+    moved = push_image(image_registry, "pins/cernbox", "1.0", random_layers(2, 10_000), seed="q")
+    assert moved.digest != first.digest
+    # a student's laptop that once pulled the moved tag: the class's file wins
+    forget(private_dockerd, image)
+    student = context(tmp_path / "student", overrides=[f"images.pins={class_file}"])
+    own = {"pins": {image: moved.digest}}
+    student.state.step("images").data.update(status="done", outputs=own)
+    step_s, puller_s = step([image], private_dockerd.host)
+    Pipeline([step_s], retry_wait=0).up(student)
+    assert puller_s.pulls == [f"{image}@{first.digest}"]
+    inspect = docker.APIClient(base_url=private_dockerd.host).inspect_image(image)
+    assert any(d.endswith(first.digest) for d in inspect["RepoDigests"])
+    assert student.outputs("images")["pins"][image] == first.digest
