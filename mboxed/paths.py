@@ -84,6 +84,31 @@ def check_regular(path: Path, what: str, hint: str | None = None) -> None:
         )
 
 
+def read_named_file(
+    path: str | Path,
+    key: str,
+    *,
+    missing_hint: str,
+    kind: str = "file",
+    encoding: str = "utf-8",
+    error: type[MboxedError] = MboxedError,
+) -> tuple[Path, str]:
+    """The text of a file a profile key names (`users.roster`, `images.pins`):
+    one error line naming the key for a missing, unreadable, non-regular
+    (a FIFO would wait for a writer forever) or undecodable file."""
+    file = Path(path).expanduser()
+    try:
+        check_regular(file, f"{key} file", hint=f"give the path of a {kind}")
+    except StateError as exc:
+        raise error(exc.message, hint=exc.hint) from None
+    try:
+        return file, file.read_text(encoding=encoding)
+    except FileNotFoundError:
+        raise error(f"{key}: {file} does not exist", hint=missing_hint) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{key}: cannot read {file}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Paths:
     state_root: Path

@@ -26,6 +26,7 @@ import yaml
 from mboxed import safeyaml
 from mboxed.errors import MboxedError
 from mboxed.images.reference import ReferenceError, parse
+from mboxed.paths import read_named_file
 
 VERSION = 1
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -77,16 +78,13 @@ def _reference(key: Any, source: str, hint: str) -> str:
 
 
 def read_pins(path: str | Path) -> dict[str, str]:
-    file = Path(path).expanduser()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PinsError(
-            f"images.pins: {file} does not exist",
-            hint="the instructor writes it with `mboxed images --pins FILE`",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PinsError(f"images.pins: cannot read {file}: {exc}") from None
+    file, text = read_named_file(
+        path,
+        "images.pins",
+        kind="pins file",
+        missing_hint="the instructor writes it with `mboxed images --pins FILE`",
+        error=PinsError,
+    )
     return parse_pins(text, str(file))
 
 

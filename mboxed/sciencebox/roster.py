@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mboxed.errors import MboxedError
-from mboxed.paths import check_regular
+from mboxed.paths import read_named_file
 from mboxed.sciencebox.accounts import CLASSIC_NAMES, USER_NAME, check_name
 
 
@@ -179,17 +179,13 @@ def _entry(
 
 
 def read_roster(path: str | Path) -> list[RosterEntry]:
-    file = Path(path).expanduser()
     # A named pipe (`<(...)`) would be read once, or wait for a writer
     # forever: every later run reads the roster again.
-    check_regular(file, "users.roster file", hint="give the path of a CSV file")
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MboxedError(
-            f"users.roster: {file} does not exist",
-            hint="give the path of a CSV file with one user name per row",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MboxedError(f"users.roster: cannot read {file}: {exc}") from None
+    file, text = read_named_file(
+        path,
+        "users.roster",
+        kind="CSV file",
+        encoding="utf-8-sig",
+        missing_hint="give the path of a CSV file with one user name per row",
+    )
     return parse_roster(text, str(file))

@@ -3,6 +3,7 @@ whole (naming the entry) when anything in it is not a pin."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,10 @@ def test_a_missing_file_says_who_writes_it(tmp_path: Path) -> None:
     with pytest.raises(PinsError, match="does not exist") as refused:
         read_pins(tmp_path / "nope.yaml")
     assert "mboxed images --pins FILE" in refused.value.hint
+
+
+def test_a_pins_file_that_is_a_named_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
+    pipe = tmp_path / "pins.yaml"
+    os.mkfifo(pipe)  # no writer: reading it would wait forever
+    with pytest.raises(PinsError, match=r"images\.pins file .* is not a regular file"):
+        read_pins(pipe)
