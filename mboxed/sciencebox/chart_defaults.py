@@ -118,3 +118,12 @@ SECRET_PATHS: tuple[str, ...] = (
     "nginx-welcome-page.ingress.secrets[].key",
     "swan.swan.secrets.ingress.key",
 )
+
+# The umbrella's own `eos-instance-config.config.demoUsers.userList` (sciencebox
+# values.yaml 0.0.8). Helm merges mboxed's list into it, so these six get an
+# EOS home even when a profile drops the classic preset (uids 20000-20004 and
+# 10001, below the ones mboxed allocates: no account can collide). They cannot
+# be nulled out: with Helm 3.17.3 a null entry stays in the map as nil and the
+# template's `$properties.uid` fails ("nil pointer evaluating interface
+# {}.uid"), while a null `userBlock` (a whole key of the subchart) is dropped.
+CHART_EOS_USERS = ("admin", "einstein", "marie", "moss", "reva", "richard")

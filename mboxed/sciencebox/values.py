@@ -134,7 +134,14 @@ def build_values(
         "eos-instance-config": {
             "config": {
                 "oauth": {"enabled": True, "resourceEndpoint": f"{host}/konnect/v1/userinfo"},
-                "demoUsers": {"userList": eos_user_list(users)},
+                "demoUsers": {
+                    "userList": eos_user_list(users),
+                    # the chart's default block of homes user0..user9 (uid
+                    # 1000-1009) belongs to no LDAP account: null removes it
+                    # (chart_defaults.CHART_EOS_USERS says why the umbrella's
+                    # named users cannot be removed the same way)
+                    "userBlock": None,
+                },
             }
         },
         "swan": {

@@ -46,7 +46,8 @@ def rendered(
             "ldifFiles": render_ldif(users, groups, removed),
         },
         "eos-instance-config": {
-            "config": {"demoUsers": {"userList": accounts.eos_user_list(users)}}
+            # as mboxed.sciencebox.values sets them
+            "config": {"demoUsers": {"userList": accounts.eos_user_list(users), "userBlock": None}}
         },
     }
     tmp.mkdir(parents=True)

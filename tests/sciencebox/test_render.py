@@ -65,6 +65,11 @@ def test_the_install_is_rendered_offline_as_up_applies_it(
     (old,) = [d.obj for d in documents(rendered("v1.18.0")) if d.kind == "Ingress"]
     assert old["apiVersion"] == "networking.k8s.io/v1beta1"
     assert stat.S_IMODE((workdir / "values.json").stat().st_mode) == 0o600
+    # the chart's numbered EOS homes user0..user9 (no LDAP account) are not made;
+    # the model chart makes them when the values leave userBlock alone
+    assert "uname_prefix=" not in text
+    del values["eos-instance-config"]["config"]["demoUsers"]["userBlock"]
+    assert "uname_prefix=user" in rendered("v1.31.0")
 
 
 SECRET_DOC = """---
