@@ -139,7 +139,9 @@ def build_values(
                     # the chart's default block of homes user0..user9 (uid
                     # 1000-1009) belongs to no LDAP account: null removes it
                     # (chart_defaults.CHART_EOS_USERS says why the umbrella's
-                    # named users cannot be removed the same way)
+                    # named users cannot be removed the same way). Helm 3.17.3
+                    # still prints "coalesce.go:298: warning: cannot overwrite
+                    # table with non table for ...userBlock" (to the log).
                     "userBlock": None,
                 },
             }
