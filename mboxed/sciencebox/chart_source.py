@@ -4,8 +4,8 @@ the cache by mboxed.sciencebox.chart), or a local chart given as
 e.g. an instructor's fork or an air-gapped copy. A local chart is used as is:
 no pull, no digest check against a registry. Its digest is still computed
 (of the .tgz, or of the directory's files) and recorded, so the outputs say
-which chart an install used; an edited chart of the same version is not
-upgraded by itself (the release plan compares name-version and values).
+which chart an install used, and an edited chart of the same version is
+upgraded (the release plan compares the digest the last install used).
 """
 
 from __future__ import annotations

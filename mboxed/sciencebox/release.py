@@ -85,6 +85,10 @@ class ReleaseFacts:
     # `helm history -o json` (oldest first), read when the last revision is not deployed
     history: tuple[dict[str, Any], ...] = ()
     eos_job: str = ""  # the EOS configuration Job, to re-run: the EOS user list changed
+    # the chart's digest now, and the one the last install by mboxed used (the
+    # step's outputs): a local chart edited without a version bump changes only this
+    chart_digest: str = ""
+    deployed_chart_digest: str = ""
 
     @property
     def state(self) -> str:
@@ -158,6 +162,10 @@ def _rerun(kind: str, what: str, detail: dict[str, Any]) -> Action:
     )
 
 
+def _short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:12] or "none"
+
+
 def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
     where = f"release {facts.release} in namespace {facts.namespace}"
     wanted_chart = f"{chart_name}-{facts.chart_version}"
@@ -181,6 +189,11 @@ def plan_release(facts: ReleaseFacts, chart_name: str = "sciencebox") -> Plan:
         reasons.append(f"its status is {facts.state or 'unknown'}")
     if facts.deployed_chart and facts.deployed_chart != wanted_chart:
         reasons.append(f"chart {facts.deployed_chart} -> {wanted_chart}")
+    elif facts.deployed_chart_digest and facts.chart_digest != facts.deployed_chart_digest:
+        reasons.append(
+            f"chart {wanted_chart} changed: {_short(facts.deployed_chart_digest)} -> "
+            f"{_short(facts.chart_digest)}"
+        )
     if not facts.postrender_current:
         reasons.append("post-render config (template secrets, components) changed")
     if facts.leftover_defaults:

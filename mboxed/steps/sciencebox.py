@@ -152,7 +152,13 @@ class ScienceBoxStep(BaseStep):
         helm = helm_for(ctx, cluster, sb.namespace, self._helm_timeout)
         status = helm.status(sb.release)
         base = ReleaseFacts(
-            sb.release, sb.namespace, str(chart["path"]), str(chart.get("version", "")), desired
+            sb.release,
+            sb.namespace,
+            str(chart["path"]),
+            str(chart.get("version", "")),
+            desired,
+            chart_digest=str(chart.get("digest") or ""),
+            deployed_chart_digest=str(ctx.outputs(self.name).get("chart_digest") or ""),
         )
         if status is None:
             return base
@@ -230,7 +236,8 @@ class ScienceBoxStep(BaseStep):
                 )
         ctx.progress(f"helm upgrade --install {sb.release}")
         helm.upgrade_install(sb.release, str(chart["path"]), [str(path)], str(renderer))
-        return {"values_file": str(path)}
+        # the release now runs this chart: the plan after the apply compares it
+        return {"values_file": str(path), "chart_digest": str(chart.get("digest") or "")}
 
     def outputs(self, ctx: Context, facts: ReleaseFacts) -> Mapping[str, Any]:
         return {
@@ -239,6 +246,9 @@ class ScienceBoxStep(BaseStep):
             "revision": facts.revision,
             "status": facts.state,
             "values_file": str(values_file(ctx)),
+            # what the release runs: set by apply, else (nothing to do) the
+            # chart it was found deployed with, or this one when none was recorded
+            "chart_digest": facts.deployed_chart_digest or facts.chart_digest,
         }
 
     def undo(self, ctx: Context, journal: Sequence[JournalEntry]) -> None:

@@ -65,6 +65,15 @@ def _failed_after_deployed() -> ReleaseFacts:
         (_facts(deployed={"a": {"b": 2}}), ["upgrade"], "values changed: a.b"),
         (_facts(deployed_chart="sciencebox-0.0.7"), ["upgrade"], "sciencebox-0.0.7 -> sciencebox"),
         (
+            # a local chart edited in place: same name-version, other bytes
+            _facts(chart_digest="sha256:" + "b" * 64, deployed_chart_digest="sha256:" + "a" * 64),
+            ["upgrade"],
+            "chart sciencebox-0.0.8 changed: aaaaaaaaaaaa -> bbbbbbbbbbbb",
+        ),
+        # no digest recorded (an install before mboxed recorded it): not a change
+        (_facts(chart_digest="sha256:" + "b" * 64), [], "is at revision 3"),
+        (_facts(chart_digest="sha256:1", deployed_chart_digest="sha256:1"), [], "is at revision 3"),
+        (
             _facts(status={"version": 2, "info": {"status": "failed"}}),
             ["upgrade"],
             "revision 2 is failed; helm upgrades a failed release in place",

@@ -440,3 +440,20 @@ def test_a_missing_kube_context_is_not_retried(tmp_path: Path) -> None:
     assert 'context "mboxed-default" does not exist' in caught.value.message
     assert "cluster step" in caught.value.hint
     assert len(world.helm_calls("status")) == 1
+
+
+def test_a_local_chart_edited_without_a_version_bump_is_upgraded(tmp_path: Path) -> None:
+    world = installed_world(tmp_path)
+    step = ScienceBoxStep(Values(VALUES), postrender)
+    assert run(world, step) == "done"
+    assert world.ctx.outputs("sciencebox")["chart_digest"] == "sha256:" + "a" * 64
+    # the chart step found other bytes under the same name-version (a local chart edited)
+    chart = dict(world.ctx.outputs("chart"), digest="sha256:" + "c" * 64)
+    world.record("chart", chart)
+    plan = step.plan(world.ctx, step.facts(world.ctx))
+    assert [a.kind for a in plan.actions] == ["upgrade"]
+    assert "chart sciencebox-0.0.8 changed: aaaaaaaaaaaa -> cccccccccccc" in plan.actions[0].summary
+    assert run(world, step) == "done"
+    assert len(world.helm_calls("upgrade")) == 2
+    assert world.ctx.outputs("sciencebox")["chart_digest"] == "sha256:" + "c" * 64
+    assert run(world, step) == "skipped"
