@@ -26,6 +26,7 @@ cluster. A second `up` finds the image (or file) and moves nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -122,7 +123,10 @@ def engine_holds(attrs: Mapping[str, Any] | None, image: ArchiveImage) -> bool:
     return bool(layers) and list(layers) == image.diff_ids
 
 
+@functools.lru_cache(maxsize=8)
 def room_image(room: str, reference: str, needed_by: str) -> ArchiveImage:
+    """Resolved once per process: the plan's check and the load that follows
+    fetch the manifests and config once (a pinned image never changes)."""
     return resolve(room, reference, host_node_platform(), familiar_tag(reference), needed_by)
 
 
