@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,25 +193,43 @@ class RegistryClient:
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return FetchedManifest(body, actual, media_type, url)
 
-    def download_blob(self, repository: str, digest: str, dest: Path, what: str = "") -> None:
-        """Stream a blob to `dest` (atomically: a temp file beside it, renamed
-        once its sha256 equals `digest`)."""
+    def blob_chunks(
+        self, repository: str, digest: str, what: str = "", size: int | None = None
+    ) -> Iterator[bytes]:
+        """A blob's bytes, streamed. The last chunk is held back until the
+        whole blob hashes to `digest` (and is `size` bytes, when given): a
+        consumer never receives all of a corrupt or truncated blob."""
         what = what or repository
         expected = check_digest(digest, what)
         url = f"{self.base_url}/v2/{repository}/blobs/{digest}"
         response = self._request(url, repository, stream=True)
         self._check_status(response, url, f"{what}: blob {digest}")
         hasher = hashlib.sha256()
-        with replacing(dest, 0o644) as tmp:
-            with tmp.open("wb") as out:
-                for chunk in response.iter_content(CHUNK):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    self.bytes_received += len(chunk)
-            got = hasher.hexdigest()
-            if got != expected:
-                raise MboxedError(
-                    f"{what} from {self.base_url}: downloaded blob has sha256 {got}, "
-                    f"but the manifest says {expected}; refused",
-                    hint="the registry or mirror serves corrupt data; nothing was kept",
-                )
+        held = b""
+        received = 0
+        with response:
+            for chunk in response.iter_content(CHUNK):
+                hasher.update(chunk)
+                received += len(chunk)
+                self.bytes_received += len(chunk)
+                if held:
+                    yield held
+                held = chunk
+        got = hasher.hexdigest()
+        if got != expected or (size is not None and received != size):
+            raise MboxedError(
+                f"{what} from {self.base_url}: downloaded blob {digest} has sha256 {got} "
+                f"({received} bytes), but the manifest says {expected}"
+                + (f" ({size} bytes)" if size is not None else "")
+                + "; refused",
+                hint="the registry or mirror serves corrupt data; nothing was kept",
+            )
+        if held:
+            yield held
+
+    def download_blob(self, repository: str, digest: str, dest: Path, what: str = "") -> None:
+        """Stream a blob to `dest` (atomically: a temp file beside it, renamed
+        once its sha256 equals `digest`)."""
+        with replacing(dest, 0o644) as tmp, tmp.open("wb") as out:
+            for chunk in self.blob_chunks(repository, digest, what):
+                out.write(chunk)

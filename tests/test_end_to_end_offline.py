@@ -39,6 +39,12 @@ from tests.images.built import Built, image, store
 from tests.services import containerd as containerd_service
 from tests.services import dockerd as dockerd_service
 
+# minikube's kicbase, built here: the bundle holds it and `up --bundle` writes
+# it into minikube's cache (the stand-in, offline, needs it there); pinned in
+# place of upstream's digest, which cannot be built here
+KICBASE = image("k8s-minikube/kicbase", "v0.0.45", layers=2)
+KICBASE_REF = f"gcr.io/k8s-minikube/kicbase:v0.0.45@{KICBASE.digest}"
+
 PROFILE = "ci"
 INGRESS_IP = "127.0.0.7"  # apart from the other end-to-end tests (.1, .2, .3)
 HOSTNAME = "offline.example.org"
@@ -67,6 +73,7 @@ def test_up_from_a_bundle_with_upstream_stopped_reaches_ready_and_moves_nothing_
 ) -> None:
     # the two digest-pinned ingress addon images cannot be built here (see above)
     monkeypatch.setattr("mboxed.images.ingress.ingress_images", lambda provider: [])
+    monkeypatch.setattr("mboxed.providers.minikube.KICBASE_IMAGE", KICBASE_REF)
     with (
         dockerd_service.running_dockerd(tmp_path / "engine") as engine,
         containerd_service.running_containerd(tmp_path / "node") as node,
@@ -76,6 +83,8 @@ def test_up_from_a_bundle_with_upstream_stopped_reaches_ready_and_moves_nothing_
             "MBOXED_HOSTS_FILE": str(tmp_path / "hosts"),
             "MBOXED_FAKE_MINIKUBE_IP": INGRESS_IP,
             "MBOXED_FAKE_NODE_CONTAINERD": str(node.socket),
+            "MBOXED_FAKE_NO_UPSTREAM": "1",
+            "MBOXED_FAKE_KICBASE": KICBASE_REF,
         }
         (tmp_path / "hosts").write_text("127.0.0.1 localhost\n")
         with end_to_end(tmp_path, PROFILE, extra_env=extra) as world:
@@ -110,9 +119,10 @@ def make_bundle(world: EndToEnd, tmp_path: Path) -> tuple[Path, dict[str, Built]
     for n, ref in enumerate(refs):
         built[ref] = image(f"img{n}", ref.rpartition(":")[2], layers=2 + n % 2)
         store(source, ref, built[ref])
+    store(source, "gcr.io/k8s-minikube/kicbase:v0.0.45", KICBASE)
     upstream = RoomServer(DirectoryTree(source), "127.0.0.1", 0).start()
     bundle = tmp_path / "sciencebox.tar"
-    image_args = [a for ref in refs for a in ("--image", ref)]
+    image_args = [a for ref in [*refs, KICBASE_REF] for a in ("--image", ref)]
     world.mboxed(
         "bundle", str(bundle), "--profile", PROFILE, "--mirror", upstream.url(),
         "--tools", "none", "--images", "none", *image_args, "--platform", "linux/amd64",

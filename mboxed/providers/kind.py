@@ -1,22 +1,11 @@
 """The kind provider: a generated v1alpha4 config, the node image pinned by
 digest, host ports for 80/443, ingress-nginx installed and waited for.
 
-Upstream facts:
-- Config: kind.x-k8s.io/v1alpha4 (kubernetes-sigs/kind pkg/apis/config/
-  v1alpha4/types.go); the ingress guide (site/content/docs/user/ingress.md)
-  labels the node `ingress-ready=true` through a kubeadm InitConfiguration
-  patch and maps container ports 80/443 to the host with extraPortMappings.
-- Node images: each kind release lists `kindest/node:vX@sha256:...` per
-  Kubernetes version in its release notes; kind's own default is pinned the
-  same way (pkg/apis/config/defaults/image.go). The table below is from the
-  release notes of kind v0.24.0.
-- `kind get clusters` prints one name per line on stdout, and "No kind
-  clusters found." on stderr when there are none (pkg/cmd/kind/get/clusters).
+Upstream facts (the node image table, the config and the parsers are in
+kind_config.py):
 - Creating a cluster whose nodes exist fails with `node(s) already exist for
   a cluster with the name "X"` (pkg/cluster/internal/create/create.go).
-- Node containers carry the label io.x-k8s.kind.cluster=<name>
-  (pkg/cluster/internal/providers/docker/constants.go). kind has no stop or
-  start; ctlptl and users `docker stop`/`docker start` the node containers.
+- kind has no stop or start; ctlptl and users `docker stop`/`docker start` the node containers.
 - ingress-nginx's kind manifest: deploy/static/provider/kind/deploy.yaml of
   kubernetes/ingress-nginx, at a release tag; its sha256 below is of that
   file at tag controller-v1.11.2 (read from the repository with git; raw
@@ -25,41 +14,57 @@ Upstream facts:
 
 from __future__ import annotations
 
-import json
+import functools
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mboxed import kube
-from mboxed.errors import MboxedError, ProfileError
+from mboxed.errors import MboxedError
 from mboxed.providers import (
     ClusterSpec,
     ClusterStatus,
     Progress,
+    base_image,
     choose_host_ports,
     host_port_free,
     ingress_nginx_ready,
     kubeconfig_from_env,
     wait_for_ingress_nginx,
 )
+from mboxed.providers.kind_config import (
+    CLUSTER_LABEL,
+    NODE_IMAGE_DIGESTS,
+    NodeContainer,
+    image_version,
+    node_image,
+    node_image_tag,
+    parse_clusters,
+    parse_node_containers,
+    parse_port_bindings,
+    render_config,
+)
 from mboxed.providers.room_nodes import RoomNodes, node_command, with_registry_config_path
 
-CLUSTER_LABEL = "io.x-k8s.kind.cluster"
-
-# Kubernetes version -> sha256 digest of kindest/node:<version>, from the
-# release notes of kind v0.24.0 — the kind release mboxed pins
-# (mboxed/downloads.py); images built for newer kind releases may need a newer kind.
-NODE_IMAGE_DIGESTS: dict[str, str] = {
-    # kind v0.24.0
-    "v1.31.0": "53df588e04085fd41ae12de0c3fe4c72f7013bba32a20e7325357a1ac94ba865",
-    "v1.30.4": "976ea815844d5fa93be213437e3ff5754cd599b040946b5cca43ca45c2047114",
-    "v1.29.8": "d46b7aa29567e93b27f7531d258c372e829d7224b25e3fc6ffdefed12476d3aa",
-    "v1.28.13": "45d319897776e11167e4698f6b14938eb4d52eb381d9e3d7a9086c16c69a8110",
-}
+# Re-exported: callers and tests import them from here.
+__all__ = [
+    "CLUSTER_LABEL",
+    "NODE_IMAGE_DIGESTS",
+    "KindProvider",
+    "NodeContainer",
+    "choose_host_ports",
+    "image_version",
+    "node_address",
+    "node_image",
+    "node_image_tag",
+    "parse_clusters",
+    "parse_node_containers",
+    "parse_port_bindings",
+    "render_config",
+]
 
 INGRESS_NGINX_VERSION = "controller-v1.11.2"
 INGRESS_NGINX_HOST = "https://raw.githubusercontent.com"
@@ -68,100 +73,6 @@ INGRESS_NGINX_PATH = (
 )
 
 INGRESS_NGINX_SHA256 = "dc850e38ca4abcb08625f1601f0656c81b6b5e34cc23d5458c332060732c14e0"
-
-# --- pure functions ---------------------------------------------------------------
-
-
-def node_image(kubernetes_version: str) -> str:
-    """kindest/node:<version>@sha256:<digest>, pinned."""
-    try:
-        digest = NODE_IMAGE_DIGESTS[kubernetes_version]
-    except KeyError:
-        known = sorted(NODE_IMAGE_DIGESTS, key=lambda v: tuple(int(x) for x in v[1:].split(".")))
-        raise ProfileError(
-            f"provider.kubernetes_version {kubernetes_version} has no pinned kind node image",
-            hint="use one of: " + ", ".join(known),
-        ) from None
-    return f"kindest/node:{kubernetes_version}@sha256:{digest}"
-
-
-def parse_clusters(stdout: str) -> list[str]:
-    """`kind get clusters` stdout → cluster names (the "No kind clusters
-    found." line goes to stderr, but tolerate it on stdout too)."""
-    return [
-        line.strip()
-        for line in stdout.splitlines()
-        if line.strip() and not line.startswith("No kind clusters found")
-    ]
-
-
-@dataclass(frozen=True)
-class NodeContainer:
-    name: str
-    state: str
-    image: str
-
-
-def parse_node_containers(stdout: str) -> list[NodeContainer]:
-    """`docker ps -a --filter label=io.x-k8s.kind.cluster=X --format
-    '{{.Names}}\\t{{.State}}\\t{{.Image}}'` → node containers."""
-    out = []
-    for line in stdout.splitlines():
-        parts = line.strip().split("\t")
-        if len(parts) >= 2 and parts[0]:
-            out.append(NodeContainer(parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
-    return out
-
-
-def parse_port_bindings(text: str) -> tuple[int, int] | None:
-    """`docker inspect --format '{{json .HostConfig.PortBindings}}' NODE` →
-    the host ports of the node's 80 and 443 ({"443/tcp": [{"HostIp":
-    "0.0.0.0", "HostPort": "8443"}], ...}: docker's nat.PortMap), when both
-    are published."""
-    try:
-        bindings = json.loads(text.strip() or "null") or {}
-    except ValueError:
-        return None
-    found: dict[int, int] = {}
-    for key, entries in bindings.items() if isinstance(bindings, dict) else ():
-        port = str(key).split("/", 1)[0]
-        host = next((e.get("HostPort") for e in entries or [] if e.get("HostPort")), None)
-        if port.isdigit() and host and str(host).isdigit():
-            found[int(port)] = int(host)
-    return (found[80], found[443]) if 80 in found and 443 in found else None
-
-
-def image_version(image: str) -> str | None:
-    """'kindest/node:v1.31.0@sha256:…' → 'v1.31.0'."""
-    tag = image.split("@", 1)[0].rpartition(":")[2]
-    return tag if tag.startswith("v") else None
-
-
-def render_config(spec: ClusterSpec, http_port: int, https_port: int) -> str:
-    """The kind config (v1alpha4) for one control-plane node ready for ingress."""
-    config = {
-        "kind": "Cluster",
-        "apiVersion": "kind.x-k8s.io/v1alpha4",
-        "name": spec.name,
-        "nodes": [
-            {
-                "role": "control-plane",
-                "image": node_image(spec.kubernetes_version),
-                "kubeadmConfigPatches": [
-                    "kind: InitConfiguration\n"
-                    "nodeRegistration:\n"
-                    "  kubeletExtraArgs:\n"
-                    '    node-labels: "ingress-ready=true"\n'
-                ],
-                "extraPortMappings": [
-                    {"containerPort": 80, "hostPort": http_port, "protocol": "TCP"},
-                    {"containerPort": 443, "hostPort": https_port, "protocol": "TCP"},
-                ],
-            }
-        ],
-    }
-    header = "# Generated by mboxed: the kind cluster of one deployment.\n"
-    return header + yaml.safe_dump(config, sort_keys=False)
 
 
 def ingress_manifest_url(mirror: str | None) -> str:
@@ -187,12 +98,15 @@ class KindProvider:
         host_ports: tuple[int, int] | None = None,
         is_free: Callable[[int], bool] = host_port_free,
         room: str | None = None,
+        engine: base_image.HostEngine | None = None,
     ) -> None:
         """`cache_dir` holds the ingress manifest's download, `config_dir`
         the generated kind config. `host_ports`: those the cluster was
         published on when it was created (the cluster step's outputs keep
         them); creating the cluster chooses them anew. `room`: the room
-        mirror the nodes pull images through (mboxed.providers.room_nodes)."""
+        mirror the nodes pull images through (mboxed.providers.room_nodes),
+        and where the node image comes from (mboxed.providers.base_image);
+        `engine`: the host's Docker engine (default: the SDK's, at DOCKER_HOST)."""
         self.spec = spec
         self.shell = shell
         self.binary = binary
@@ -202,6 +116,10 @@ class KindProvider:
         self.is_free = is_free
         self.host_ports = host_ports
         self.room = room
+        self.engine = engine
+
+    def _engine(self) -> base_image.HostEngine:
+        return self.engine or base_image.host_engine(self.shell.env)
 
     # -- reading --------------------------------------------------------------
     def tool_missing(self) -> str | None:
@@ -260,6 +178,14 @@ class KindProvider:
         ports = "host ports 80/443, or the next free ones"
         return f"create kind cluster {self.spec.name!r} from {image} ({ports})"
 
+    def base_image_missing(self) -> str | None:
+        """What creating the cluster loads from the room first (None: nothing)."""
+        if not self.room:
+            return None
+        image, engine = node_image(self.spec.kubernetes_version), self._engine()
+        lacks = functools.partial(base_image.engine_lacks, engine, self.room, image)
+        return base_image.planned(lacks, image, self.room)
+
     def kube_context(self) -> str:
         return f"kind-{self.spec.name}"
 
@@ -286,8 +212,16 @@ class KindProvider:
             progress(f"host ports 80/443 are taken: mapping the ingress to {http}/{https}")
         path = self.config_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        config = render_config(self.spec, http, https)
-        path.write_text(with_registry_config_path(config) if self.room else config)
+        if self.room:
+            # kind would pull the node image with the host's engine: it comes
+            # from the room, and the config names it by the tag it carries.
+            image = node_image(self.spec.kubernetes_version)
+            base_image.load_into_engine(self._engine(), self.room, image, progress)
+            config = render_config(self.spec, http, https, base_image.familiar_tag(image))
+            config = with_registry_config_path(config)
+        else:
+            config = render_config(self.spec, http, https)
+        path.write_text(config)
         progress(self.create_summary())
         if before_create is not None:
             before_create()

@@ -16,6 +16,7 @@ its output formats are parsed in minikube_output.py:
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from mboxed.providers import (
     ClusterSpec,
     ClusterStatus,
     Progress,
+    base_image,
     choose_host_ports,
     host_port_free,
     ingress_nginx_ready,
@@ -221,6 +223,20 @@ class MinikubeProvider:
             f"{s.kubernetes_version})"
         )
 
+    def _kic_from_room(self) -> bool:
+        """minikube takes the kicbase from its cache with the docker driver
+        only (podman: "not yet implemented", node/cache.go)."""
+        return bool(self.room) and self.spec.driver == "docker"
+
+    def base_image_missing(self) -> str | None:
+        """What creating the cluster writes from the room first (None: nothing)."""
+        if not self._kic_from_room():
+            return None
+        lacks = functools.partial(
+            base_image.cache_lacks, self.shell.env, str(self.room), KICBASE_IMAGE
+        )
+        return base_image.planned(lacks, KICBASE_IMAGE, str(self.room))
+
     def kube_context(self) -> str:
         return self.spec.name  # minikube names the context after the profile
 
@@ -280,6 +296,8 @@ class MinikubeProvider:
             host_ports=self.host_ports or (80, 443),
             room=bool(self.room),
         )
+        if self._kic_from_room():
+            base_image.write_kic_cache(self.shell.env, str(self.room), KICBASE_IMAGE, progress)
         if before_create is not None:
             before_create()
         self._run(*argv[1:], timeout=1800)

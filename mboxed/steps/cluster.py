@@ -56,6 +56,7 @@ class ClusterFacts:
     root_problem: str | None = None
     context_missing: bool = False
     room_missing: dict[str, list[str]] = field(default_factory=dict)  # node -> files
+    base_image: str | None = None  # what a create first loads from the room
 
 
 # --- plan: a pure function of the facts --------------------------------------------
@@ -73,16 +74,18 @@ def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
             kind="hostname",
         ),
     ]
+    # what a create loads from the room before it runs (kind, minikube)
+    first = [Action(facts.base_image, kind="base-image")] if facts.base_image else []
     if facts.tool_missing:
         note = f" (once {facts.tool_missing} is installed)"
         create = Action(provider.create_summary() + note, kind="create")
-        return Plan([create, *after_create])
+        return Plan([*first, create, *after_create])
     status = facts.status
     assert status is not None
     if not status.exists:
         detail = {"root": facts.root_problem} if facts.root_problem else {}
         return Plan(
-            [Action(provider.create_summary(), kind="create", detail=detail), *after_create]
+            [*first, Action(provider.create_summary(), kind="create", detail=detail), *after_create]
         )
     if facts.diff:
         who = "created by mboxed" if facts.owned else "NOT created by mboxed"
@@ -95,7 +98,7 @@ def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
                 detail={"diff": list(facts.diff), "owned": facts.owned},
             )
         )
-        return Plan([*actions, *after_create])
+        return Plan([*actions, *first, *after_create])
     if not status.running:
         verb = "unpause" if status.state == "Paused" else "start"
         actions.append(
@@ -145,6 +148,12 @@ def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
     )
 
 
+def _base_image(provider: ClusterProvider) -> str | None:
+    """What creating the cluster loads from the room (kind, minikube)."""
+    missing = getattr(provider, "base_image_missing", None)
+    return missing() if missing is not None else None
+
+
 # --- the step -----------------------------------------------------------------------
 
 
@@ -167,10 +176,22 @@ class ClusterStep(BaseStep):
         root_problem = provider.root_problem()
         if not status.exists:
             return ClusterFacts(
-                spec.provider, spec.name, status=status, owned=owned, root_problem=root_problem
+                spec.provider,
+                spec.name,
+                status=status,
+                owned=owned,
+                root_problem=root_problem,
+                base_image=_base_image(provider),
             )
         diff = differences(provider.wanted_settings(), status.settings)
-        base = ClusterFacts(spec.provider, spec.name, status=status, diff=diff, owned=owned)
+        base = ClusterFacts(
+            spec.provider,
+            spec.name,
+            status=status,
+            diff=diff,
+            owned=owned,
+            base_image=_base_image(provider) if diff else None,
+        )
         if diff or not status.running:
             return base
         context, kubeconfig = provider.kube_context(), provider.kubeconfig()

@@ -37,9 +37,12 @@ def state_dir() -> Path:
 
 
 @contextlib.contextmanager
-def tool_state(tool: str, argv: list[str]) -> Iterator[dict[str, Any]]:
-    """Load, lock, yield, save. Records argv first, so failing calls count too."""
-    path = state_dir() / f"{tool}.json"
+def tool_state(
+    tool: str, argv: list[str], directory: Path | None = None
+) -> Iterator[dict[str, Any]]:
+    """Load, lock, yield, save. Records argv first, so failing calls count too.
+    `directory`: the state directory (default $MBOXED_FAKE_STATE)."""
+    path = (directory or state_dir()) / f"{tool}.json"
     lock = path.with_suffix(".lock")
     with lock.open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)

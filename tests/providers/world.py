@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,15 @@ class World:
         return [[Path(c[0]).name, *c[1:]] for c in self.tool_state(tool)["calls"]]
 
     def mutating_calls(self, tool: str) -> list[list[str]]:
-        reads = (["status"], ["profile", "list"], ["get", "clusters"], ["ip"], ["ps"], ["version"])
+        reads = (
+            ["status"],
+            ["profile", "list"],
+            ["get", "clusters"],
+            ["ip"],
+            ["ps"],
+            ["version"],
+            ["image", "inspect"],
+        )
         out = []
         for call in self.calls(tool):
             words = [w for w in call[1:] if not w.startswith("-")]
@@ -131,6 +139,47 @@ def _pinned_ingress_manifest(sha256: str) -> Iterator[None]:
 
 
 @contextmanager
+def base_images_in_room(root: Path, fake_state: Path) -> Iterator[dict[str, str]]:
+    """kind's node image and minikube's kicbase, built here for this host's
+    platform, stored in the room at `root` and pinned by their digests in
+    place of upstream's (which no test can build); the host's Docker engine
+    is the stand-in of tests/fakes/host_engine.py. Yields the fakes' env."""
+    from mboxed.images.docker_archive import host_node_platform
+    from mboxed.providers import base_image
+    from mboxed.providers import minikube as minikube_provider
+    from tests.fakes.host_engine import FakeHostEngine
+    from tests.images.built import image, store
+
+    arch = host_node_platform().architecture
+    node = image("kindest/node", "v1.31.0", layers=2, arch=arch)
+    kicbase = image("k8s-minikube/kicbase", "v0.0.45", layers=2, arch=arch)
+    store(root, "docker.io/kindest/node:v1.31.0", node)
+    store(root, "gcr.io/k8s-minikube/kicbase:v0.0.45", kicbase)
+    kic_ref = f"gcr.io/k8s-minikube/kicbase:v0.0.45@{kicbase.digest}"
+    saved = (
+        dict(kind_provider.NODE_IMAGE_DIGESTS),
+        minikube_provider.KICBASE_IMAGE,
+        base_image.host_engine,
+    )
+    kind_provider.NODE_IMAGE_DIGESTS["v1.31.0"] = node.digest.partition(":")[2]
+    minikube_provider.KICBASE_IMAGE = kic_ref
+    base_image.host_engine = lambda env: FakeHostEngine(fake_state)
+    try:
+        yield {"MBOXED_FAKE_NO_UPSTREAM": "1", "MBOXED_FAKE_KICBASE": kic_ref}
+    finally:
+        kind_provider.NODE_IMAGE_DIGESTS.clear()
+        kind_provider.NODE_IMAGE_DIGESTS.update(saved[0])
+        minikube_provider.KICBASE_IMAGE = saved[1]
+        base_image.host_engine = saved[2]
+
+
+def _base_images(
+    root: Path, fake_state: Path, room: bool
+) -> AbstractContextManager[dict[str, str]]:
+    return base_images_in_room(root, fake_state) if room else nullcontext({})
+
+
+@contextmanager
 def make_world(
     tmp_path: Path,
     *overrides: str,
@@ -140,7 +189,9 @@ def make_world(
     room: bool = False,
 ) -> Iterator[World]:
     """`room`: the mirror is mboxed's own room server (files and images,
-    mboxed.mirror_server) over the same tree, not a static file server."""
+    mboxed.mirror_server) over the same tree, not a static file server; it
+    holds the providers' node images (base_images_in_room) and the stand-ins
+    have no internet (MBOXED_FAKE_NO_UPSTREAM)."""
     fake_state = tmp_path / "fake-state"
     fake_state.mkdir(parents=True, exist_ok=True)
     mirror_root = tmp_path / "mirror"
@@ -151,6 +202,7 @@ def make_world(
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost\n")
     with (
+        _base_images(mirror_root, fake_state, room) as base_env,
         _pinned_ingress_manifest(hashlib.sha256(excerpt).hexdigest()),
         KubeAPIServer(controllers=True) as api,
         room_server(mirror_root) if room else mirror_server(mirror_root) as mirror,
@@ -172,6 +224,7 @@ def make_world(
             "KUBECONFIG": str(tmp_path / "kube" / "config"),
             "MBOXED_HOSTS_FILE": str(hosts),
             **({"MBOXED_OFFLINE": "1"} if offline else {}),
+            **base_env,
             **(env or {}),
         }
         out = io.StringIO()

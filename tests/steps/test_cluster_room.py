@@ -44,9 +44,11 @@ def test_kind_nodes_pull_through_the_room(tmp_path: Path) -> None:
         planned = world.plan()
         assert planned.plan is not None
         summaries = [a.summary for a in planned.plan.actions]
+        assert summaries[0] == f"load kindest/node:v1.31.0 from the room at {world.mirror}"
+        assert summaries[1].startswith("create kind cluster 'mboxed'")
         assert (
             f"pull images through the room at {world.mirror}: containerd hosts.toml"
-            in (summaries[1])
+            in (summaries[2])
         )
         assert world.up().outcome == "done"
         config = yaml.safe_load(
@@ -99,7 +101,10 @@ def test_minikube_runs_containerd_and_gets_the_files_over_ssh(tmp_path: Path) ->
 def test_down_of_a_cluster_mboxed_did_not_create_removes_the_files(tmp_path: Path) -> None:
     with make_world(tmp_path, "provider.name=kind", room=True) as world:
         fill_room(world)
-        world.ctx.shell.run(["kind", "create", "cluster", "--name", "mboxed"])
+        # the user's own cluster, made while the host was online
+        world.ctx.shell.run(
+            ["kind", "create", "cluster", "--name", "mboxed"], env={"MBOXED_FAKE_NO_UPSTREAM": ""}
+        )
         assert world.up().outcome == "done"
         assert node_files(world, "kind")
         world.down()
