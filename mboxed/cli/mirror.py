@@ -258,7 +258,7 @@ def serve(directory: Path, port: int, bind: str, quiet: bool) -> None:
 def base_images(profile: Any) -> list[str]:
     """The provider's own image: what its node container runs."""
     if profile.provider.name == "kind":
-        from mboxed.providers.kind import node_image
+        from mboxed.providers.kind_config import node_image
 
         return [node_image(profile.provider.kubernetes_version)]
     if profile.provider.name == "minikube":

@@ -37,34 +37,15 @@ from mboxed.providers import (
 )
 from mboxed.providers.kind_config import (
     CLUSTER_LABEL,
-    NODE_IMAGE_DIGESTS,
     NodeContainer,
     image_version,
     node_image,
-    node_image_tag,
     parse_clusters,
     parse_node_containers,
     parse_port_bindings,
     render_config,
 )
 from mboxed.providers.room_nodes import RoomNodes, node_command, with_registry_config_path
-
-# Re-exported: callers and tests import them from here.
-__all__ = [
-    "CLUSTER_LABEL",
-    "NODE_IMAGE_DIGESTS",
-    "KindProvider",
-    "NodeContainer",
-    "choose_host_ports",
-    "image_version",
-    "node_address",
-    "node_image",
-    "node_image_tag",
-    "parse_clusters",
-    "parse_node_containers",
-    "parse_port_bindings",
-    "render_config",
-]
 
 INGRESS_NGINX_VERSION = "controller-v1.11.2"
 INGRESS_NGINX_HOST = "https://raw.githubusercontent.com"

@@ -9,16 +9,17 @@ import pytest
 import yaml
 
 from mboxed.errors import MboxedError, ProfileError
-from mboxed.providers import ClusterSpec
+from mboxed.providers import ClusterSpec, choose_host_ports
 from mboxed.providers import kind as kind_module
 from mboxed.providers.kind import (
     INGRESS_NGINX_PATH,
     INGRESS_NGINX_SHA256,
     KindProvider,
-    choose_host_ports,
-    image_version,
     ingress_manifest_url,
     node_address,
+)
+from mboxed.providers.kind_config import (
+    image_version,
     node_image,
     parse_clusters,
     parse_node_containers,

@@ -23,6 +23,7 @@ from mboxed.contract import Context, Options
 from mboxed.engine import Pipeline, StepResult
 from mboxed.profile import load_profile
 from mboxed.providers import kind as kind_provider
+from mboxed.providers import kind_config
 from mboxed.providers.kind import INGRESS_NGINX_PATH
 from mboxed.steps.cluster import ClusterStep
 from tests.context import make_context
@@ -157,18 +158,18 @@ def base_images_in_room(root: Path, fake_state: Path) -> Iterator[dict[str, str]
     store(root, "gcr.io/k8s-minikube/kicbase:v0.0.45", kicbase)
     kic_ref = f"gcr.io/k8s-minikube/kicbase:v0.0.45@{kicbase.digest}"
     saved = (
-        dict(kind_provider.NODE_IMAGE_DIGESTS),
+        dict(kind_config.NODE_IMAGE_DIGESTS),
         minikube_provider.KICBASE_IMAGE,
         base_image.host_engine,
     )
-    kind_provider.NODE_IMAGE_DIGESTS["v1.31.0"] = node.digest.partition(":")[2]
+    kind_config.NODE_IMAGE_DIGESTS["v1.31.0"] = node.digest.partition(":")[2]
     minikube_provider.KICBASE_IMAGE = kic_ref
     base_image.host_engine = lambda env: FakeHostEngine(fake_state)
     try:
         yield {"MBOXED_FAKE_NO_UPSTREAM": "1", "MBOXED_FAKE_KICBASE": kic_ref}
     finally:
-        kind_provider.NODE_IMAGE_DIGESTS.clear()
-        kind_provider.NODE_IMAGE_DIGESTS.update(saved[0])
+        kind_config.NODE_IMAGE_DIGESTS.clear()
+        kind_config.NODE_IMAGE_DIGESTS.update(saved[0])
         minikube_provider.KICBASE_IMAGE = saved[1]
         base_image.host_engine = saved[2]
 
