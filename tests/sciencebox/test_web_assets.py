@@ -41,7 +41,11 @@ WEB = {
     "js/web-runtime.js": os.urandom(3000),
     "config.json.dist": b"{}\n",
 }
-THEME = {"assets/logo.svg": b"<svg/>\n", "assets/fonts/a.woff": os.urandom(700), "theme.json": b"{}"}
+THEME = {
+    "assets/logo.svg": b"<svg/>\n",
+    "assets/fonts/a.woff": os.urandom(700),
+    "theme.json": b"{}",
+}
 
 
 @pytest.fixture
@@ -80,9 +84,7 @@ def run_init(stored: list[wa.Stored], src: Path, dest: Path) -> subprocess.Compl
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
-    }
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def original_result(stored: list[wa.Stored], dest: Path) -> dict[str, bytes]:
@@ -101,10 +103,13 @@ def original_result(stored: list[wa.Stored], dest: Path) -> dict[str, bytes]:
 def test_pieces_fit_a_configmap_and_join_to_the_file(cached: list[wa.Stored]) -> None:
     web = cached[0]
     assert len(web.pieces) > 2 and all(p.size <= 512 for p in web.pieces)
-    assert b"".join(
-        base64.b64decode(next(iter(wa.configmap(web, p, "ns")["binaryData"].values())))
-        for p in web.pieces
-    ) == web.path.read_bytes()
+    assert (
+        b"".join(
+            base64.b64decode(next(iter(wa.configmap(web, p, "ns")["binaryData"].values())))
+            for p in web.pieces
+        )
+        == web.path.read_bytes()
+    )
     assert [p.name for p in web.pieces][:2] == ["mboxed-web-web-000", "mboxed-web-web-001"]
     assert wa.CHUNK + 100 < 1024 * 1024  # the API's limit on one ConfigMap
 
