@@ -126,8 +126,9 @@ def _read(path: Path, offset: int, size: int) -> bytes:
         return handle.read(size)
 
 
-def cut(asset: WebAsset, path: Path, chunk: int = CHUNK) -> Stored:
-    """The pieces of `path` (named by the cache after its sha256)."""
+def cut(asset: WebAsset, path: Path, chunk: int | None = None) -> Stored:
+    """The pieces of `path`, each `chunk` bytes (default CHUNK) but the last."""
+    chunk = chunk or CHUNK
     pieces = []
     whole = hashlib.sha256()
     size = path.stat().st_size
