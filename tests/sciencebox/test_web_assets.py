@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from mboxed.sciencebox import web_assets as wa
+from tests.helm import MODEL_CHART
+from tests.helm import Helm as RealHelm
 
 SH = shutil.which("sh")
 pytestmark = pytest.mark.skipif(
@@ -184,3 +186,63 @@ def test_values_name_every_configmap_and_each_file_sum(cached: list[wa.Stored]) 
     assert {m["name"] for m in init["volumeMounts"]} <= volumes
     # the chart's own volumes stay (a values list replaces the chart's)
     assert {"web-nginx", "web-config", "web-init", "web-content"} <= volumes
+
+
+def test_real_helm_renders_the_init_container_with_no_github_url(
+    real_helm: RealHelm, tmp_path: Path
+) -> None:
+    """Real `helm template` of the model chart with the install's values:
+    cernbox-web's init container reads the ConfigMaps, every volume it
+    mounts is defined, and no URL of github.com is left in the Deployment."""
+    from mboxed.profile import load_profile
+    from mboxed.sciencebox import allocation, render
+    from mboxed.sciencebox import secrets as sb_secrets
+    from mboxed.sciencebox import values as sv
+    from mboxed.sciencebox.helm import Helm
+    from mboxed.sciencebox.manifests import documents, missing_volumes
+    from mboxed.shell import Shell
+    from tests.sciencebox.context import web_assets_outputs
+
+    profile = load_profile("demo", overrides=["hostname=box.example.org"]).profile
+    users, groups = allocation.build_users(allocation.wanted_from_profile(profile.users))
+    secrets = sb_secrets.complete({})
+    outputs = web_assets_outputs()["assets"]
+    helm = Helm(Shell(env=real_helm.env()), "default", str(real_helm.path))
+    workdir = tmp_path / "work"
+    workdir.mkdir(mode=0o700)
+
+    def web_deployment(assets: list[dict[str, object]]) -> dict[str, object]:
+        values = sv.build_values(
+            profile, "box.example.org", secrets, users, groups, None, web_assets=assets
+        )
+        text = render.render_manifests(
+            helm,
+            release="sciencebox",
+            chart=str(MODEL_CHART),
+            values=values,
+            postrender=render.postrender_config(profile, secrets),
+            kubernetes_version="v1.31.0",
+            workdir=workdir,
+        )
+        assert missing_volumes(text) == []
+        [web] = [
+            d.obj
+            for d in documents(text)
+            if d.kind == "Deployment" and d.obj["metadata"]["name"].endswith("cernbox-web")
+        ]
+        return web
+
+    before = web_deployment([])  # the chart's own: it downloads from github.com
+    assert "github.com" in str(before["spec"]["template"]["spec"]["initContainers"])  # type: ignore[index]
+    spec = web_deployment(outputs)["spec"]["template"]["spec"]  # type: ignore[index]
+    [init] = spec["initContainers"]
+    assert "github" not in str(spec)
+    assert init["image"] == "busybox:stable" and init["command"][:2] == ["/bin/sh", "-c"]
+    assert init["command"][2] == wa.init_script()  # tpl left the script as it is
+    assert {e["name"]: e["value"] for e in init["env"]}["WEB_ASSET_SHA256"] == "1" * 64
+    [projected] = [v for v in spec["volumes"] if v["name"] == wa.VOLUME]
+    assert [s["configMap"]["name"] for s in projected["projected"]["sources"]] == [
+        "mboxed-web-web-000",
+        "mboxed-web-web-001",
+        "mboxed-web-theme-000",
+    ]
