@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,7 +212,7 @@ def test_real_helm_renders_the_init_container_with_no_github_url(
     workdir = tmp_path / "work"
     workdir.mkdir(mode=0o700)
 
-    def web_deployment(assets: list[dict[str, object]]) -> dict[str, object]:
+    def web_deployment(assets: list[dict[str, Any]]) -> Any:
         values = sv.build_values(
             profile, "box.example.org", secrets, users, groups, None, web_assets=assets
         )
@@ -233,8 +234,8 @@ def test_real_helm_renders_the_init_container_with_no_github_url(
         return web
 
     before = web_deployment([])  # the chart's own: it downloads from github.com
-    assert "github.com" in str(before["spec"]["template"]["spec"]["initContainers"])  # type: ignore[index]
-    spec = web_deployment(outputs)["spec"]["template"]["spec"]  # type: ignore[index]
+    assert "github.com" in str(before["spec"]["template"]["spec"]["initContainers"])
+    spec = web_deployment(outputs)["spec"]["template"]["spec"]
     [init] = spec["initContainers"]
     assert "github" not in str(spec)
     assert init["image"] == "busybox:stable" and init["command"][:2] == ["/bin/sh", "-c"]
