@@ -19,10 +19,10 @@ becomes URL/helm-v3.18.4-linux-amd64.tar.gz.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
-import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +39,15 @@ from tenacity import (
 
 from mboxed.errors import MboxedError
 from mboxed.files import parse_checksum_file, sha256_of
+from mboxed.net_errors import connect_reason, is_name_error, short
 from mboxed.pins import Release
 
 log = logging.getLogger("mboxed.downloads")
 
 MAX_RESUMES = 200
+PUBLISHED = "published-sums.json"
+RECORDED = "recorded-sums.json"  # sums of files no upstream publishes one for
+SUM_SUFFIX = ".sha256"  # a mirror's checksum file beside such a file
 MIRROR_HINT = "use a mirror that has the file: --mirror URL or MBOXED_MIRROR=URL (same paths)"
 
 
@@ -78,38 +82,6 @@ def mirrored(url: str, mirror: str | None) -> str:
     base = check_mirror(mirror)
     parts = urlsplit(url)
     return base + parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-# --- classification of failures ----------------------------------------------------------
-
-
-def _is_name_error(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, socket.gaierror):
-            return True
-        if type(current).__name__ == "NameResolutionError":
-            return True
-        text = str(current)
-        if "Name or service not known" in text or "nodename nor servname" in text:
-            return True
-        if "Temporary failure in name resolution" in text:
-            return True
-        current = current.__cause__ or current.__context__ or _reason(current)
-    return False
-
-
-def _reason(exc: BaseException) -> BaseException | None:
-    reason = getattr(exc, "reason", None)
-    if isinstance(reason, BaseException):
-        return reason
-    args = getattr(exc, "args", ())
-    for arg in args:
-        if isinstance(arg, BaseException):
-            return arg
-    return None
 
 
 # --- the downloader ------------------------------------------------------------------------
@@ -166,13 +138,13 @@ class Downloader:
                 allow_redirects=True,
             )
         except requests.exceptions.ConnectionError as exc:
-            if _is_name_error(exc):
+            if is_name_error(exc):
                 raise DownloadError(
                     f"cannot download {url}: the host {host.split(':')[0]} does not resolve "
                     "(no route to the download host)",
                     hint=self._what_to_do(),
                 ) from None
-            raise _Transient(f"cannot connect to {host}: {_connect_reason(exc)}") from None
+            raise _Transient(f"cannot connect to {host}: {connect_reason(exc)}") from None
         except requests.exceptions.Timeout:
             # ConnectTimeout is also a ConnectionError (above): this is the
             # read timeout of a host that took the connection and sent nothing.
@@ -220,6 +192,10 @@ class Downloader:
         if not self.mirror and urlsplit(url).scheme != "https":
             raise DownloadError(f"refusing to fetch the checksum {url} over plain HTTP")
         filename = os.path.basename(urlsplit(release.file_url(platform)).path)
+        return self._sum_from(url, filename)
+
+    def _sum_from(self, url: str, filename: str) -> str:
+        """The sha256 of `filename` in the checksum file at `url`."""
 
         def get() -> str:
             with self._request(url) as response:
@@ -228,7 +204,7 @@ class Downloader:
                 try:
                     body = response.content[:65536].decode("utf-8", "replace")
                 except requests.exceptions.RequestException as exc:
-                    raise _Transient(f"reading {url}: {_short(exc)}") from None
+                    raise _Transient(f"reading {url}: {short(exc)}") from None
             try:
                 return parse_checksum_file(body, filename)
             except ValueError:
@@ -265,23 +241,68 @@ class Downloader:
 
     # A published (not pinned) sum, once a download matched it, is kept beside
     # the cache so that the cached file can be used again without the network.
-    @property
-    def _sums_file(self) -> Path:
-        return self.cache_dir / "published-sums.json"
+    def _sums_file(self, name: str = PUBLISHED) -> Path:
+        return self.cache_dir / name
 
-    def _published_sums(self) -> dict[str, str]:
+    def _published_sums(self, name: str = PUBLISHED) -> dict[str, str]:
         try:
-            data = json.loads(self._sums_file.read_text())
+            data = json.loads(self._sums_file(name).read_text())
         except (OSError, ValueError):
             return {}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
-    def _remember_sum(self, upstream_url: str, sha256: str) -> None:
-        sums = self._published_sums()
+    def _remember_sum(self, upstream_url: str, sha256: str, name: str = PUBLISHED) -> None:
+        sums = self._published_sums(name)
         sums[upstream_url] = sha256
-        tmp = self._sums_file.with_suffix(".tmp")
+        tmp = self._sums_file(name).with_suffix(".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(sums, indent=1, sort_keys=True))
-        os.replace(tmp, self._sums_file)
+        os.replace(tmp, self._sums_file(name))
+
+    # -- files with no published sum --------------------------------------------------
+    def recorded_sum(self, upstream_url: str) -> str | None:
+        return self._published_sums(RECORDED).get(upstream_url)
+
+    def cached_recorded(self, upstream_url: str) -> Path | None:
+        known = self.recorded_sum(upstream_url)
+        return self.cached(known) if known else None
+
+    def fetch_recorded(self, upstream_url: str, label: str = "") -> Path:
+        """A file whose upstream publishes no sha256 anywhere (cernbox-web's
+        assets: GitHub release files with no checksum file beside them). Its
+        sum is the one recorded at its first verified download and kept in
+        `recorded-sums.json`; from a mirror (a room or a bundle), the
+        `<file>.sha256` the room carries beside it, which `mboxed mirror`
+        wrote at ITS first download. With neither, the first download from
+        upstream is trusted (HTTPS to the upstream host is all that vouches
+        for it) and its sum recorded, so that every later fetch must match."""
+        hit = self.cached_recorded(upstream_url)
+        if hit is not None:
+            return hit
+        known = self.recorded_sum(upstream_url)
+        url = self.url_for(upstream_url)
+        filename = os.path.basename(urlsplit(upstream_url).path)
+        if known is None and self.mirror:
+            known = self._sum_from(url + SUM_SUFFIX, filename)
+        if known is not None:
+            got = self.download(url, known, label=label)
+        else:
+            if urlsplit(url).scheme != "https":
+                raise DownloadError(f"refusing to fetch {url}, which has no known sum, over HTTP")
+            got = self._download_first(url, label)
+        self._remember_sum(upstream_url, got.name, RECORDED)
+        return got
+
+    def _download_first(self, url: str, label: str) -> Path:
+        """Download `url`, whose sha256 nobody knows yet, into the cache under its sum."""
+        key = hashlib.sha256(url.encode()).hexdigest()[:32]
+        partial = self.cache_dir / f"url-{key}.part"
+        label = label or os.path.basename(urlsplit(url).path)
+        self._retry(f"downloading {url}", lambda: self._resume_while_progress(url, partial, label))
+        final = self.cache_dir / sha256_of(partial)
+        os.replace(partial, final)
+        log.info("first download of %s: sha256 %s recorded", url, final.name)
+        return final
 
     def download(self, url: str, sha256: str, label: str = "") -> Path:
         """Download `url` into the cache as `<sha256>`, verified; resume a partial file."""
@@ -350,9 +371,7 @@ class Downloader:
                             self.progress(f"{label}: {written * 100 // full}%")
                             next_report += 0.1
             except (requests.exceptions.RequestException, OSError) as exc:
-                raise _Transient(
-                    f"connection dropped after {written} bytes: {_short(exc)}"
-                ) from exc
+                raise _Transient(f"connection dropped after {written} bytes: {short(exc)}") from exc
             if full is not None and written < full:
                 raise _Transient(f"body truncated at {written} of {full} bytes")
 
@@ -370,22 +389,3 @@ def _content_length(response: Any) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _connect_reason(exc: BaseException) -> str:
-    text = str(exc)
-    for needle, said in (
-        ("Connection refused", "connection refused"),
-        ("timed out", "timed out"),
-        ("Network is unreachable", "network unreachable"),
-        ("No route to host", "no route to host"),
-        ("Connection reset", "connection reset"),
-    ):
-        if needle in text:
-            return said
-    return _short(exc)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]

@@ -15,6 +15,7 @@ Both are plain GETs of fixed paths, so a directory holding
     v2/<repository>/manifests/sha256:<hex>     the same, under its digest
     v2/<repository>/blobs/sha256:<hex>         the config and every layer
     <upstream path of the ingress-nginx kind manifest>
+    <upstream path of cernbox-web's two asset files>  (+ <file>.sha256)
 
 serves both. Every file is verified before it is put at its final path
 (pinned or published sha256 for tools, the manifest's digests for the chart)
@@ -74,6 +75,7 @@ class MirrorBuilder:
     chart_source: str | None = None
     releases: Mapping[str, Release] = field(default_factory=lambda: dict(PINNED))
     ingress_sha256: str | None = None  # default: the sum pinned in mboxed.providers.kind
+    web_assets: tuple[Any, ...] | None = None  # default: mboxed.sciencebox.web_assets.ASSETS
     progress: Callable[[str], None] = lambda line: None
     attempts: int = 4
     result: MirrorResult = field(default_factory=MirrorResult)
@@ -235,6 +237,30 @@ class MirrorBuilder:
         place(verified, dest, pinned)
         self._added(dest)
 
+    # -- cernbox-web's web assets ------------------------------------------------------
+    def add_web_assets(self) -> None:
+        """Both files at their upstream paths, each with a `<file>.sha256`
+        beside it: no upstream publishes their sums, so the room carries the
+        one recorded at its first download (mboxed.downloads.fetch_recorded),
+        and laptops check against it."""
+        from mboxed.downloads import SUM_SUFFIX
+        from mboxed.sciencebox.web_assets import ASSETS
+
+        for asset in self.web_assets or ASSETS:
+            dest = self.target(asset.url)
+            sum_dest = dest.with_name(dest.name + SUM_SUFFIX)
+            expected = _sum_in(sum_dest, dest.name)
+            if expected and dest.is_file() and sha256_of(dest) == expected:
+                self._kept(dest)
+                self._kept(sum_dest)
+                continue
+            self.progress(f"cernbox-web {asset.filename}: fetching")
+            verified = self.downloader.fetch_recorded(asset.url, label=asset.filename)
+            place(verified, dest, verified.name)
+            self._added(dest)
+            write_atomic(sum_dest, f"{verified.name}  {dest.name}\n".encode())
+            self._added(sum_dest)
+
     # -- the README ----------------------------------------------------------------------
     def write_readme(self, port: int = 8080) -> Path:
         path = self.root / README
@@ -251,6 +277,7 @@ def build_mirror(
     tools: Iterable[str],
     chart: ChartRef | None,
     ingress: bool,
+    web_assets: bool = False,
 ) -> MirrorResult:
     try:
         builder.root.mkdir(parents=True, exist_ok=True)
@@ -267,6 +294,8 @@ def build_mirror(
         builder.add_chart(chart)
     if ingress:
         builder.add_ingress_manifest()
+    if web_assets:
+        builder.add_web_assets()
     builder.write_readme()
     return builder.result
 

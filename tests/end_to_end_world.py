@@ -337,7 +337,36 @@ def end_to_end(tmp_path: Path, profile: str, *, extra_env: dict[str, str]) -> It
             **extra_env,
         }
         env.pop("MBOXED_MIRROR", None)
+        seed_web_assets(tmp_path / "mboxed-home" / "cache")
         yield EndToEnd(tmp_path, env, api, registry, fake_state, stack)
+
+
+def seed_web_assets(cache_root: Path) -> None:
+    """cernbox-web's two asset files (small tarballs made here) in the download
+    cache with their recorded sums, as a first `up` with internet leaves them:
+    github.com is not on loopback, and the registry given as `--mirror` serves
+    no files. The `web-assets` step then stores them in the API stand-in."""
+    import hashlib
+    import tarfile
+
+    from mboxed.downloads import RECORDED
+    from mboxed.sciencebox.web_assets import ASSETS
+
+    downloads = cache_root / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    sums = {}
+    for asset, member in zip(ASSETS, ("index.html", "assets/logo.svg"), strict=True):
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:gz") as tar:
+            data = f"{asset.name}\n".encode()
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        body = out.getvalue()
+        sha = hashlib.sha256(body).hexdigest()
+        (downloads / sha).write_bytes(body)
+        sums[asset.url] = sha
+    (downloads / RECORDED).write_text(json.dumps(sums))
 
 
 def existing_cluster(world: EndToEnd, context: str, ingress_ip: str) -> None:

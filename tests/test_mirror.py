@@ -417,3 +417,85 @@ def test_cached_helm_is_unpacked_from_the_verified_archive_and_never_downloaded(
     assert binary is not None and binary.read_bytes() == body
     assert binary.stat().st_mode & 0o111
     assert builder.cached_helm("linux/amd64") == binary
+
+
+def _https(files: FileServer, tmp_path: Path) -> Path:
+    """Serve `files` over TLS with a certificate for localhost: a github.com
+    stand-in (a file with no known sum is only ever fetched over HTTPS).
+    Returns the CA file a client trusts."""
+    import ssl
+
+    from mboxed.sciencebox.tls import issue, make_ca
+
+    ca = make_ca("github stand-in CA")
+    served = issue(ca, "localhost")
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
+    (tmp_path / "server.pem").write_bytes(served.cert_pem + served.key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "server.pem")
+    files.httpd.socket = context.wrap_socket(files.httpd.socket, server_side=True)
+    return tmp_path / "ca.pem"
+
+
+def test_cernbox_web_assets_recorded_at_first_download_travel_in_the_room_and_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mboxed.bundle import open_bundle, serve_bundle, write_bundle
+    from mboxed.sciencebox import web_assets as wa
+
+    bodies = {"web": b"web build " * 5000, "theme": b"theme " * 300}
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they override session.verify
+        monkeypatch.delenv(name, raising=False)
+    files = FileServer()
+    ca = _https(files, tmp_path)
+    room = tmp_path / "room"
+    with files:
+        base = f"https://localhost:{files.httpd.server_address[1]}"
+        assets = tuple(replace(a, url=base + urlsplit(a.url).path) for a in wa.ASSETS)
+        for asset in assets:
+            files.add(urlsplit(asset.url).path, bodies[asset.name])
+        builder = MirrorBuilder(room, tmp_path / "cache", web_assets=assets)
+        builder.downloader.session.verify = str(ca)
+        build = lambda: build_mirror(  # noqa: E731
+            builder, platforms=["linux/amd64"], tools=[], chart=None, ingress=False, web_assets=True
+        )
+        result = build()
+        paths = [urlsplit(a.url).path.lstrip("/") for a in assets]
+        assert paths[0] == "cernbox/web-release/releases/download/v0.0.9/web.tar.gz"
+        for asset, rel in zip(assets, paths, strict=True):
+            sha = hashlib.sha256(bodies[asset.name]).hexdigest()
+            assert (room / rel).read_bytes() == bodies[asset.name]
+            assert (room / f"{rel}.sha256").read_text() == f"{sha}  {Path(rel).name}\n"
+            assert builder.downloader.recorded_sum(asset.url) == sha
+        assert sorted(result.added) == sorted([*paths, *(f"{p}.sha256" for p in paths)])
+        asked = len(files.requests)
+        builder.result = type(result)()
+        again = build()
+        assert again.added == [] and len(files.requests) == asked  # kept, verified
+
+    # the upstream is gone: the bundle carries both files and their sums
+    members = sorted({*result.added, *result.kept})
+    write_bundle(tmp_path / "sb.tar", room, members, profile="demo", platforms=["linux/amd64"])
+    manifest = open_bundle(tmp_path / "sb.tar").manifest["members"]
+    for asset, rel in zip(assets, paths, strict=True):
+        sha = hashlib.sha256(bodies[asset.name]).hexdigest()
+        assert manifest[f"room/{rel}"]["sha256"] == sha
+        assert f"room/{rel}.sha256" in manifest
+
+    # a laptop's `up --bundle` (and `--mirror`, the same room API) takes them from it
+    served = serve_bundle(tmp_path / "sb.tar", tmp_path / "marker", "127.0.0.1")
+    try:
+        laptop = Downloader(tmp_path / "laptop", mirror=served.url(), attempts=1)
+        for asset in assets:
+            got = laptop.fetch_recorded(asset.url)
+            assert got.read_bytes() == bodies[asset.name]
+            assert laptop.recorded_sum(asset.url) == got.name
+    finally:
+        served.stop()
+
+    # a room whose file was swapped (sum file kept) is refused by the laptop
+    (room / paths[1]).write_bytes(b"not the theme")
+    with static_server(room) as url:
+        other = Downloader(tmp_path / "laptop2", mirror=url, attempts=1)
+        with pytest.raises(DownloadError, match="checksum mismatch"):
+            other.fetch_recorded(assets[1].url)

@@ -163,6 +163,7 @@ def build_room(
         tools=chosen_tools,
         chart=ref,
         ingress=everything or profile.provider.name == "kind",
+        web_assets=everything or bool(profile.sciencebox.components.cernbox),
     )
     wanted = []
     if images_mode == "profile" or extra_images:

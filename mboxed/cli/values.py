@@ -39,7 +39,12 @@ def preview(app: App, command: str) -> tuple[Context, Preview]:
             f"mboxed {command} --set hostname=box.example.org",
         ) from None
     return ctx, preview_values(
-        ctx.profile, hostname, ctx.outputs("secrets"), ctx.outputs("users"), ctx.outputs("tls")
+        ctx.profile,
+        hostname,
+        ctx.outputs("secrets"),
+        ctx.outputs("users"),
+        ctx.outputs("tls"),
+        ctx.outputs("web-assets"),
     )
 
 

@@ -3,9 +3,11 @@ in the room or bundle provides. `mboxed doctor` (and `mboxed images`) name
 them, so that a room or an offline laptop knows what will not work.
 
 Facts from the chart 0.0.8 (../shared/SCIENCEBOX.md, "Images", "CVMFS"):
-- cernbox-web's init container `cernbox-web-init` runs cbox_init.sh, which
-  `wget`s its web assets at every pod start (cernbox chart values.yaml
-  `cernbox-web.initContainers[0].env` WEB_ASSET, WEB_THEME);
+- (no longer a need) cernbox-web's init container, as the chart sets it,
+  `wget`s its web assets from github.com at every pod start; mboxed stores
+  them in the cluster and replaces that init container
+  (mboxed/sciencebox/web_assets.py, step `web-assets`): github.com (or the
+  room, or the bundle) is needed once, at `up`, like every other download;
 - SWAN's hub reads its help content from HELP_ENDPOINT on
   raw.githubusercontent.com;
 - SWAN sessions read software from CVMFS (cvmfs-config.cern.ch, sft.cern.ch,
@@ -18,12 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
-CERNBOX_WEB_ASSETS = (
-    "https://github.com/cernbox/web-release/releases/download/v0.0.9/web.tar.gz",
-    "https://github.com/cernbox/web-extensions/releases/download/theme-cernbox/v0.1.7/"
-    "theme-cernbox.tar.gz",
-)
 
 
 @dataclass(frozen=True)
@@ -40,14 +36,6 @@ class NetworkNeed:
 
 
 NEEDS = (
-    NetworkNeed(
-        "cernbox",
-        "cernbox-web init container downloads web assets v0.0.9 and theme-cernbox v0.1.7",
-        ("github.com",),
-        "at every start of the cernbox-web pod",
-        "the CERNBox web page stays empty",
-        "not yet served from the room or bundle: keep github.com reachable when it starts",
-    ),
     NetworkNeed(
         "swan",
         "SWAN help content (HELP_ENDPOINT)",

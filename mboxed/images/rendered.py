@@ -65,7 +65,12 @@ def render_chart(ctx: Context, chart: str, helm_binary: str, hostname: str | Non
         except Deferred:
             hostname = ROOM_HOSTNAME
     shown = preview_values(
-        profile, hostname, ctx.outputs("secrets"), ctx.outputs("users"), ctx.outputs("tls")
+        profile,
+        hostname,
+        ctx.outputs("secrets"),
+        ctx.outputs("users"),
+        ctx.outputs("tls"),
+        ctx.outputs("web-assets"),
     )
     helm = Helm(ctx.shell, sb.namespace, helm_binary)
     ctx.shell.add_secret(*sb_secrets.secret_values(shown.secrets))

@@ -27,7 +27,7 @@ values carry no fake flags.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from mboxed.sciencebox.allocation import build_users, wanted_from_profile
 from mboxed.sciencebox.chart_fixes import chart_fixes, check_eos_persistence
 from mboxed.sciencebox.ldif import render_ldif
 from mboxed.sciencebox.pull_policy import values_overlay as pull_policy_values
+from mboxed.sciencebox.web_assets import values_overlay as web_assets_values
 
 SWAN_TLS_SECRET = "sciencebox-swan-tls"
 
@@ -97,8 +98,11 @@ def build_values(
     groups: list[Group],
     tls: TlsFiles | None,
     removed: Iterable[str] = (),
+    web_assets: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The whole values mapping. Pure: same inputs, same values."""
+    """The whole values mapping. Pure: same inputs, same values.
+    `web_assets`: the web-assets step's `assets` (cernbox-web's files in
+    ConfigMaps); empty keeps the chart's downloading init container."""
     host = hostname
     url = f"https://{host}"
     s = secrets
@@ -210,6 +214,8 @@ def build_values(
     values = deep_merge(values, chart_fixes(host, s["jupyterhub_crypt_key"]))
     values = deep_merge(values, resources_for(size_mib(provider.memory), provider.cpus))
     values = deep_merge(values, pull_policy_values())
+    if web_assets and profile.sciencebox.components.cernbox:
+        values = deep_merge(values, web_assets_values(web_assets))
     values = deep_merge(values, profile.sciencebox.values)
     check_eos_persistence(values)
     return values
@@ -271,13 +277,15 @@ def values_from_state(
     secrets: Mapping[str, Any],
     users_state: Mapping[str, Any],
     tls: TlsFiles | None,
+    web_assets: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The full Helm values for this deployment (contract in the BRIEF), from
-    the stored secrets, the users step's outputs and the certificate."""
+    the stored secrets, the users step's outputs, the certificate and the
+    web-assets step's outputs."""
     check_components(profile)
     users, groups = users_from_state(users_state)
     removed = removed_names(users_state.get("removed") or ())
-    return build_values(profile, hostname, secrets, users, groups, tls, removed)
+    return build_values(profile, hostname, secrets, users, groups, tls, removed, web_assets)
 
 
 @dataclass(frozen=True)
@@ -293,6 +301,7 @@ def preview_values(
     secrets: Mapping[str, Any],
     users_state: Mapping[str, Any],
     tls_state: Mapping[str, Any],
+    web_assets_state: Mapping[str, Any] | None = None,
 ) -> Preview:
     """Values as `values_from_state` makes them, for `mboxed values` and
     `mboxed render` before `up`: what the stored state (secrets, users step's
@@ -318,5 +327,8 @@ def preview_values(
             ca = sb_tls.make_ca("mboxed preview CA")
             issued = sb_tls.issue(ca, hostname)
             tls = TlsFiles(issued.cert_pem.decode(), issued.key_pem.decode(), sb_tls.SECRET_NAME)
-    values = build_values(profile, hostname, secrets, users, groups, tls, removed)
+    # Before the web-assets step stored them, cernbox-web keeps the chart's
+    # init container (which downloads from github.com): nothing to make up here.
+    web_assets = list((web_assets_state or {}).get("assets") or ())
+    values = build_values(profile, hostname, secrets, users, groups, tls, removed, web_assets)
     return Preview(values, notes, secrets)

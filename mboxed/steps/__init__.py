@@ -23,6 +23,7 @@ PIPELINE: tuple[tuple[str, str], ...] = (
     ("chart", "mboxed.steps.chart:make"),
     # right after the chart it renders: the pulls run alongside the steps below
     ("images", "mboxed.steps.images:make"),
+    ("web-assets", "mboxed.steps.web_assets:make"),
     ("secrets", "mboxed.steps.secrets:make"),
     ("tls", "mboxed.steps.tls:make"),
     ("users", "mboxed.steps.users:make"),

@@ -35,7 +35,8 @@ PostRenderFn = Callable[[Context], dict[str, Any]]
 
 
 def desired_values(ctx: Context) -> dict[str, Any]:
-    """The Helm values from the outputs of steps cluster, secrets, users and tls."""
+    """The Helm values from the outputs of steps cluster, secrets, users, tls
+    and web-assets."""
     from mboxed.sciencebox import secrets as sb_secrets
     from mboxed.sciencebox import values as sv
 
@@ -53,7 +54,10 @@ def desired_values(ctx: Context) -> dict[str, Any]:
         if not tls_out.get("cert"):
             raise Deferred("tls")
         tls = sv.read_tls(tls_out)
-    return sv.values_from_state(ctx.profile, hostname, secrets, users, tls)
+    web_assets = ctx.outputs("web-assets").get("assets") or []
+    if ctx.profile.sciencebox.components.cernbox and not web_assets:
+        raise Deferred("web-assets")
+    return sv.values_from_state(ctx.profile, hostname, secrets, users, tls, web_assets)
 
 
 def postrender_config(ctx: Context) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from mboxed.bundle import MANIFEST
 from mboxed.profile import load_profile
 from mboxed.sciencebox.chart import ChartRef
 from tests.cli.test_doctor import mboxed
+from tests.cli.test_mirror import web_assets_tree
 from tests.images.built import image, push
 from tests.sciencebox.registry import chart_tgz, running_registry
 
@@ -28,6 +29,7 @@ def test_bundle_streams_the_room_with_a_sha256_per_member(tmp_path: Path) -> Non
         upstream = registry.url.removeprefix("http://")
         common = ("--tools", "none", "--images", "none", "--room", str(room))
         # the chart from a stand-in mirror first, then the image from its registry
+        web_assets_tree(room)  # the registry stand-in serves no files
         seeded = mboxed("mirror", str(room), "--tools", "none", "--images", "none",
                         "--mirror", registry.url)  # fmt: skip
         assert seeded.returncode == 0, seeded.stderr
@@ -44,4 +46,10 @@ def test_bundle_streams_the_room_with_a_sha256_per_member(tmp_path: Path) -> Non
     assert f"room/v2/{ref.repository}/manifests/{ref.tag}" in names
     namespace = upstream.replace(":", "_")
     assert f"room/v2/{namespace}/{built.name}/manifests/1.0" in names
+    # cernbox-web's assets and the sums recorded for them travel too
+    for path in (
+        "cernbox/web-release/releases/download/v0.0.9/web.tar.gz",
+        "cernbox/web-extensions/releases/download/theme-cernbox/v0.1.7/theme-cernbox.tar.gz",
+    ):
+        assert {f"room/{path}", f"room/{path}.sha256"} <= names
     assert manifest["platforms"] == ["linux/amd64"] and manifest["profile"] == "demo"

@@ -33,6 +33,23 @@ def chart_tree(root: Path, ref: ChartRef, tgz: bytes) -> str:
     return str(manifest["layers"][0]["digest"])
 
 
+def web_assets_tree(root: Path) -> None:
+    """cernbox-web's two asset files, each with its `.sha256`, at their
+    upstream paths: what a room built earlier holds (mboxed.mirror)."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    from mboxed.sciencebox.web_assets import ASSETS
+
+    for asset in ASSETS:
+        path = root / urlsplit(asset.url).path.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = f"{asset.name} release file".encode()
+        path.write_bytes(body)
+        sha = hashlib.sha256(body).hexdigest()
+        path.with_name(path.name + ".sha256").write_text(f"{sha}  {path.name}\n")
+
+
 def test_mirror_copies_the_chart_from_another_mirror_and_a_second_run_downloads_nothing(
     tmp_path: Path,
 ) -> None:
@@ -40,15 +57,16 @@ def test_mirror_copies_the_chart_from_another_mirror_and_a_second_run_downloads_
     ref = ChartRef.parse(sb.chart, sb.version)
     tgz = chart_tgz("sciencebox", sb.version)
     layer = chart_tree(tmp_path / "source", ref, tgz)
+    web_assets_tree(tmp_path / "source")
     room = tmp_path / "room"
     args = ("mirror", str(room), "--tools", "none", "--profile", "demo", "--images", "none")
     with static_server(tmp_path / "source") as source:
         first = mboxed(*args, "--mirror", source)
         assert first.returncode == 0, first.stderr
-        assert "4 file(s) added" in first.stdout
+        assert "8 file(s) added" in first.stdout  # the chart's 4, the web assets' 4
         second = mboxed(*args, env={"MBOXED_MIRROR": "http://127.0.0.1:9"})  # nothing there
     assert second.returncode == 0, second.stderr
-    assert "nothing to download: all 4 file(s) already here, verified" in second.stdout
+    assert "nothing to download: all 8 file(s) already here, verified" in second.stdout
     assert f"mboxed mirror serve {room} --port 8080" in second.stdout
     tree = room / "v2" / ref.repository
     assert (tree / "blobs" / layer).read_bytes() == tgz
@@ -139,6 +157,7 @@ def test_images_come_from_a_real_registry_and_serve_answers_docker_paths(tmp_pat
         ref = ChartRef.parse(sb.chart, sb.version)
         registry.push_chart(ref.repository, ref.tag, chart_tgz("sciencebox", sb.version))
         common = ("mirror", str(room), "--tools", "none", "--images", "none")
+        web_assets_tree(room)  # the registry stand-in serves no files
         chart = mboxed(*common, "--mirror", registry.url)  # the chart, from a stand-in
         assert chart.returncode == 0, chart.stderr
         # the chart is kept; the image comes from its own registry
@@ -211,6 +230,7 @@ def test_mirror_renders_the_profiles_chart_itself_and_stores_every_image(
     ref = ChartRef.parse(sb.chart, sb.version)
     source = tmp_path / "source"
     chart_tree(source, ref, model_chart_tgz(sb.version))
+    web_assets_tree(source)
     built = {}
     for reference in MODEL_CHART_IMAGES:
         name, _, tag = reference.rpartition(":")

@@ -17,6 +17,7 @@ from mboxed.sciencebox.helm import KubeContextMissing
 from mboxed.sciencebox.postrender import make_config
 from mboxed.shell import CommandError
 from mboxed.steps.sciencebox import ScienceBoxStep, desired_values, postrender_config
+from tests.sciencebox.context import web_assets_outputs
 from tests.sciencebox.registry import chart_tgz
 from tests.steps.sciencebox_world import World, make_world
 
@@ -88,6 +89,7 @@ def installed_world(tmp_path: Path, **kwargs: Any) -> World:
         "secrets",
         {"jupyterhub_proxy_token": "0123456789abcdef0123456789abcdef", **TEMPLATE_SECRETS},
     )
+    world.record("web-assets", web_assets_outputs())
     return world
 
 
@@ -316,14 +318,17 @@ def test_values_defer_until_their_input_steps_ran(tmp_path: Path) -> None:
         desired_values(ctx)
     assert deferred.value.after == "cluster"
     record(ctx, "cluster", {"hostname": "192-168-49-2.nip.io"})
-    for after in ("secrets", "users", "tls"):
+    for after in ("secrets", "users", "tls", "web-assets"):
         with pytest.raises(Deferred) as deferred:
             desired_values(ctx)
         assert deferred.value.after == after
         if after == "secrets":
             with pytest.raises(Deferred, match="after secrets"):
                 postrender_config(ctx)
-        run_steps(ctx, {"secrets": secrets, "users": users, "tls": tls}[after].make())
+        if after == "web-assets":
+            record(ctx, after, web_assets_outputs())
+        else:
+            run_steps(ctx, {"secrets": secrets, "users": users, "tls": tls}[after].make())
     values = desired_values(ctx)
     assert values["cernbox"]["ocis"]["env"]["IDP_ISS"] == "https://192-168-49-2.nip.io"
     config = postrender_config(ctx)
