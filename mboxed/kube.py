@@ -227,12 +227,21 @@ def read_object(
     return data
 
 
-def list_objects(client: Any, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+METADATA_LIST = "PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+def list_objects(
+    client: Any, kind: str, namespace: str | None = None, *, metadata: bool = False
+) -> list[dict[str, Any]]:
     """Every object of a kind (in a namespace; None: in all, or cluster-scoped),
-    each with its `kind` set (list items carry none)."""
+    each with its `kind` set (list items carry none); with `metadata`, only
+    each object's metadata (a PartialObjectMetadataList: no data to carry)."""
     method = _method(client, kind, "list", namespace)
     args = (namespace,) if _KINDS[kind][2] and namespace is not None else ()
-    raw = _request(client, f"list {_label(kind, namespace)}", method, *args, _preload_content=False)
+    accept = f"application/json;as={METADATA_LIST}"
+    extra: dict[str, Any] = {"_headers": {"Accept": accept}} if metadata else {}
+    what = f"list {_label(kind, namespace)}"
+    raw = _request(client, what, method, *args, _preload_content=False, **extra)
     items: list[dict[str, Any]] = _json(raw).get("items") or []
     for item in items:
         item.setdefault("kind", kind)
@@ -316,10 +325,6 @@ def server_version(client: Any) -> str:
         _request_timeout=10,
     )
     return str(_json(raw).get("gitVersion", ""))
-
-
-def list_nodes(client: Any) -> list[dict[str, Any]]:
-    return list_objects(client, "Node")
 
 
 # --- applying manifests -----------------------------------------------------------

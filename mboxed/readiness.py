@@ -102,7 +102,7 @@ def wait_nodes_ready(
     client: Any, *, timeout: float = 300, interval: float = 2.0, progress: Progress | None = None
 ) -> None:
     def check() -> tuple[bool, str]:
-        states = [node_readiness(n) for n in kube.list_nodes(client)]
+        states = [node_readiness(n) for n in kube.list_objects(client, "Node")]
         if not states:
             return False, "no nodes registered yet"
         ready = sum(s.ready for s in states)

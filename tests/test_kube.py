@@ -68,7 +68,11 @@ def test_one_table_reads_lists_deletes_and_patches(tmp_path: Path) -> None:
         assert kube.read_object(client, "ConfigMap", "x", "nope") is None
         kube.patch_object(client, "ConfigMap", "x", "c", {"data": {"k": "2"}})
         assert [o["data"] for o in kube.list_objects(client, "ConfigMap", "x")] == [{"k": "2"}]
-        assert [n["kind"] for n in kube.list_nodes(client)] == ["Node"]  # cluster-scoped
+        assert [n["kind"] for n in kube.list_objects(client, "Node")] == ["Node"]  # cluster-scoped
+        # metadata only: the sums in annotations without the data they describe
+        (meta,) = kube.list_objects(client, "ConfigMap", "x", metadata=True)
+        assert meta["kind"] == "PartialObjectMetadata" and "data" not in meta
+        assert meta["metadata"]["name"] == "c"
         assert kube.delete_object(client, "ConfigMap", "x", "c") is not None
         assert kube.delete_object(client, "ConfigMap", "x", "c") is None  # gone: an answer
         assert kube.list_objects(client, "ConfigMap") == []  # all namespaces

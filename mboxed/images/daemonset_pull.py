@@ -130,7 +130,7 @@ class DaemonSetPuller:
 
     def images(self) -> list[NodeImage]:
         try:
-            return node_images(kube.list_nodes(self.client))
+            return node_images(kube.list_objects(self.client, "Node"))
         except MboxedError as exc:
             raise NodeUnreachable(f"the cluster's nodes: {exc.message}") from None
 
@@ -154,7 +154,7 @@ class DaemonSetPuller:
         deadline = time.monotonic() + self.timeout
         answer = ""
         while True:
-            nodes = len(kube.list_nodes(self.client))
+            nodes = len(kube.list_objects(self.client, "Node"))
             pods = [
                 p
                 for p in kube.list_objects(self.client, "Pod", self.namespace)

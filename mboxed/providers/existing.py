@@ -187,7 +187,7 @@ class ExistingProvider:
         from mboxed.providers.kind import node_address
 
         found = load_balancer_address(kube.list_objects(client, "Service"))
-        return found or node_address(kube.list_nodes(client))
+        return found or node_address(kube.list_objects(client, "Node"))
 
     def https_port(self) -> int:
         return 443

@@ -270,7 +270,7 @@ class KindProvider:
             # Docker Desktop: node IPs are not routable from the host; the
             # port mapping on localhost is.
             return "127.0.0.1"
-        return node_address(kube.list_nodes(client), prefer_label="ingress-ready")
+        return node_address(kube.list_objects(client, "Node"), prefer_label="ingress-ready")
 
     def https_port(self) -> int:
         if sys.platform == "linux":

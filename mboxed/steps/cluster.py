@@ -202,7 +202,7 @@ class ClusterStep(BaseStep):
         if spec.provider == "existing":
             self._check_existing(ctx, client, context)
         base = dataclasses.replace(base, room_missing=rn.missing_in(provider))
-        nodes = [readiness.node_readiness(n) for n in kube.list_nodes(client)]
+        nodes = [readiness.node_readiness(n) for n in kube.list_objects(client, "Node")]
         nodes_ready = bool(nodes) and all(n.ready for n in nodes)
         nodes_detail = "; ".join(str(n) for n in nodes) or "no nodes registered"
         ingress_ready = provider.ingress_ready(client)

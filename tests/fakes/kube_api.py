@@ -393,7 +393,9 @@ class KubeAPIServer:
         spec["clusterIP"] = f"10.96.{n // 256}.{n % 256}"
         spec["clusterIPs"] = [spec["clusterIP"]]
 
-    def handle(self, method: str, raw_path: str, body: Any, content_type: str) -> tuple[int, Any]:
+    def handle(
+        self, method: str, raw_path: str, body: Any, content_type: str, accept: str = ""
+    ) -> tuple[int, Any]:
         url = urlsplit(raw_path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         path = url.path.rstrip("/")
@@ -426,7 +428,9 @@ class KubeAPIServer:
         gv, plural, ns, name, sub = self._parse(path)
         with self._lock:
             self._sync()
-            return self._dispatch(method, gv, plural, ns, name, sub, query, body, content_type)
+            return self._dispatch(
+                method, gv, plural, ns, name, sub, query, body, content_type, accept
+            )
 
     def _discovery(self, path: str) -> dict[str, Any] | None:
         """APIResourceList for /api/v1 and /apis/{group}/{version} (what the
@@ -524,6 +528,7 @@ class KubeAPIServer:
         query: dict[str, str],
         body: Any,
         content_type: str,
+        accept: str = "",
     ) -> tuple[int, Any]:
         kind, namespaced = RESOURCES[(gv, plural)]
         key_ns = ns if namespaced else ""
@@ -561,6 +566,22 @@ class KubeAPIServer:
                 ]
             if "fieldSelector" in query:
                 items = [o for o in items if _fields_match(query["fieldSelector"], o)]
+            if "as=PartialObjectMetadataList" in accept:
+                # the metadata of each object only (the API server's
+                # `Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`)
+                return 200, {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": {"resourceVersion": str(self._rv)},
+                    "items": [
+                        {
+                            "kind": "PartialObjectMetadata",
+                            "apiVersion": "meta.k8s.io/v1",
+                            "metadata": o["metadata"],
+                        }
+                        for o in items
+                    ],
+                }
             return 200, {
                 "kind": f"{kind}List",
                 "apiVersion": gv,
@@ -655,7 +676,8 @@ def _handler_for(api: KubeAPIServer) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw) if raw else None
                 if body is None and raw and "yaml" in content_type:
                     body = yaml.safe_load(raw)
-                code, payload = api.handle(method, self.path, body, content_type)
+                accept = self.headers.get("Accept") or ""
+                code, payload = api.handle(method, self.path, body, content_type, accept)
             except ApiError as exc:
                 code, payload = exc.code, exc.status()
             except json.JSONDecodeError as exc:
