@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,8 @@ from tenacity import (
     wait_exponential,
 )
 
+from mboxed.download_failures import DownloadError as DownloadError  # re-exported
+from mboxed.download_failures import Transient, connect_reason, is_name_error, short
 from mboxed.errors import MboxedError
 from mboxed.files import parse_checksum_file, sha256_of
 from mboxed.pins import Release
@@ -45,17 +46,6 @@ log = logging.getLogger("mboxed.downloads")
 
 MAX_RESUMES = 200
 MIRROR_HINT = "use a mirror that has the file: --mirror URL or MBOXED_MIRROR=URL (same paths)"
-
-
-# --- errors -------------------------------------------------------------------------
-
-
-class DownloadError(MboxedError):
-    """A download failed for good (after retries, or at once when permanent)."""
-
-
-class _Transient(Exception):
-    """Worth another attempt: timeout, dropped connection, 5xx."""
 
 
 # --- mirror ---------------------------------------------------------------------------
@@ -78,38 +68,6 @@ def mirrored(url: str, mirror: str | None) -> str:
     base = check_mirror(mirror)
     parts = urlsplit(url)
     return base + parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-# --- classification of failures ----------------------------------------------------------
-
-
-def _is_name_error(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, socket.gaierror):
-            return True
-        if type(current).__name__ == "NameResolutionError":
-            return True
-        text = str(current)
-        if "Name or service not known" in text or "nodename nor servname" in text:
-            return True
-        if "Temporary failure in name resolution" in text:
-            return True
-        current = current.__cause__ or current.__context__ or _reason(current)
-    return False
-
-
-def _reason(exc: BaseException) -> BaseException | None:
-    reason = getattr(exc, "reason", None)
-    if isinstance(reason, BaseException):
-        return reason
-    args = getattr(exc, "args", ())
-    for arg in args:
-        if isinstance(arg, BaseException):
-            return arg
-    return None
 
 
 # --- the downloader ------------------------------------------------------------------------
@@ -142,7 +100,7 @@ class Downloader:
     # -- retries ------------------------------------------------------------------------
     def _retrying(self) -> Retrying:
         return Retrying(
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(Transient),
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=self.wait, max=self.max_wait),
             reraise=True,
@@ -155,7 +113,7 @@ class Downloader:
 
     @contextlib.contextmanager
     def _request(self, url: str, headers: Mapping[str, str] | None = None) -> Iterator[Any]:
-        """GET `url`, classifying failures as permanent (DownloadError) or _Transient."""
+        """GET `url`, classifying failures as permanent (DownloadError) or Transient."""
         host = urlsplit(url).netloc
         try:
             response = self.session.get(
@@ -166,17 +124,17 @@ class Downloader:
                 allow_redirects=True,
             )
         except requests.exceptions.ConnectionError as exc:
-            if _is_name_error(exc):
+            if is_name_error(exc):
                 raise DownloadError(
                     f"cannot download {url}: the host {host.split(':')[0]} does not resolve "
                     "(no route to the download host)",
                     hint=self._what_to_do(),
                 ) from None
-            raise _Transient(f"cannot connect to {host}: {_connect_reason(exc)}") from None
+            raise Transient(f"cannot connect to {host}: {connect_reason(exc)}") from None
         except requests.exceptions.Timeout:
             # ConnectTimeout is also a ConnectionError (above): this is the
             # read timeout of a host that took the connection and sent nothing.
-            raise _Transient(
+            raise Transient(
                 f"{host} took the connection but did not answer within {self.read_timeout:g}s"
             ) from None
         except requests.exceptions.InvalidURL as exc:
@@ -187,7 +145,7 @@ class Downloader:
                 yield response
                 return
             if status == 429 or status >= 500:
-                raise _Transient(f"{url} answered HTTP {status}")
+                raise Transient(f"{url} answered HTTP {status}")
             raise DownloadError(
                 f"cannot download {url}: HTTP {status} {response.reason or ''}".rstrip(),
                 hint=self._what_to_do()
@@ -200,7 +158,7 @@ class Downloader:
             for attempt in self._retrying():
                 with attempt:
                     return fn()
-        except _Transient as exc:
+        except Transient as exc:
             raise DownloadError(
                 f"{what} failed after {self.attempts} attempts: {exc}",
                 hint=self._what_to_do(),
@@ -221,25 +179,32 @@ class Downloader:
             raise DownloadError(f"refusing to fetch the checksum {url} over plain HTTP")
         filename = os.path.basename(urlsplit(release.file_url(platform)).path)
 
-        def get() -> str:
-            with self._request(url) as response:
-                if response.status_code == 416:
-                    raise _Transient(f"{url} answered HTTP 416")
-                try:
-                    body = response.content[:65536].decode("utf-8", "replace")
-                except requests.exceptions.RequestException as exc:
-                    raise _Transient(f"reading {url}: {_short(exc)}") from None
-            try:
-                return parse_checksum_file(body, filename)
-            except ValueError:
-                raise DownloadError(
-                    f"{url} holds no sha256 sum for {filename}",
-                    hint=self._what_to_do(),
-                ) from None
-
-        result: str = self._retry(f"fetching {url}", get)
+        body = self.read_small(url).decode("utf-8", "replace")
+        try:
+            result = parse_checksum_file(body, filename)
+        except ValueError:
+            raise DownloadError(
+                f"{url} holds no sha256 sum for {filename}",
+                hint=self._what_to_do(),
+            ) from None
         log.info("sha256 of %s from %s: %s", filename, url, result)
         return result
+
+    def read_small(self, url: str, limit: int = 65536) -> bytes:
+        """The body of a small file (a checksum file, object metadata): at
+        most `limit` bytes, with the same retries as a download."""
+
+        def get() -> bytes:
+            with self._request(url) as response:
+                if response.status_code == 416:
+                    raise Transient(f"{url} answered HTTP 416")
+                try:
+                    return bytes(response.content[:limit])
+                except requests.exceptions.RequestException as exc:
+                    raise Transient(f"reading {url}: {short(exc)}") from None
+
+        body: bytes = self._retry(f"fetching {url}", get)
+        return body
 
     # -- files -------------------------------------------------------------------------
     def cached(self, sha256: str) -> Path | None:
@@ -287,20 +252,35 @@ class Downloader:
         """Download `url` into the cache as `<sha256>`, verified; resume a partial file."""
         final = self.cache_dir / sha256
         partial = self.cache_dir / f"{sha256}.part"
+        self.download_checked(url, partial, sha256_of, sha256, label=label)
+        os.replace(partial, final)
+        return final
+
+    def download_checked(
+        self,
+        url: str,
+        partial: Path,
+        digest: Callable[[Path], str],
+        expected: str,
+        *,
+        algorithm: str = "sha256",
+        label: str = "",
+    ) -> None:
+        """Download `url` into `partial` (resuming what it holds) until
+        `digest(partial)` is `expected`; a mismatch removes it and fails."""
         label = label or os.path.basename(urlsplit(url).path)
         restarted = False
         while True:
             self._retry(
                 f"downloading {url}", lambda: self._resume_while_progress(url, partial, label)
             )
-            actual = sha256_of(partial)
-            if actual == sha256:
-                os.replace(partial, final)
-                return final
+            actual = digest(partial)
+            if actual == expected:
+                return
             partial.unlink(missing_ok=True)
             if restarted:
                 raise DownloadError(
-                    f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}",
+                    f"checksum mismatch for {url}: expected {algorithm} {expected}, got {actual}",
                     hint="the file was not installed; "
                     + (
                         "the mirror serves a different file than upstream"
@@ -321,11 +301,11 @@ class Downloader:
             try:
                 self._transfer(url, partial, label)
                 return
-            except _Transient:
+            except Transient:
                 if _size(partial) <= before:
                     raise
                 log.info("resuming %s at %d bytes", url, _size(partial))
-        raise _Transient(f"still incomplete after {MAX_RESUMES} resumes")
+        raise Transient(f"still incomplete after {MAX_RESUMES} resumes")
 
     def _transfer(self, url: str, partial: Path, label: str) -> None:
         have = partial.stat().st_size if partial.exists() else 0
@@ -350,11 +330,9 @@ class Downloader:
                             self.progress(f"{label}: {written * 100 // full}%")
                             next_report += 0.1
             except (requests.exceptions.RequestException, OSError) as exc:
-                raise _Transient(
-                    f"connection dropped after {written} bytes: {_short(exc)}"
-                ) from exc
+                raise Transient(f"connection dropped after {written} bytes: {short(exc)}") from exc
             if full is not None and written < full:
-                raise _Transient(f"body truncated at {written} of {full} bytes")
+                raise Transient(f"body truncated at {written} of {full} bytes")
 
 
 def _size(path: Path) -> int:
@@ -370,22 +348,3 @@ def _content_length(response: Any) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _connect_reason(exc: BaseException) -> str:
-    text = str(exc)
-    for needle, said in (
-        ("Connection refused", "connection refused"),
-        ("timed out", "timed out"),
-        ("Network is unreachable", "network unreachable"),
-        ("No route to host", "no route to host"),
-        ("Connection reset", "connection reset"),
-    ):
-        if needle in text:
-            return said
-    return _short(exc)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
