@@ -170,7 +170,7 @@ class Downloader:
         pinned = release.pinned(platform)
         if pinned:
             return pinned
-        known = self._published_sums().get(release.file_url(platform))
+        known = self.published_sums().get(release.file_url(platform))
         if known and self.cached(known) is not None:
             return known  # fetched and verified before: works offline from the cache
         upstream = release.sum_url(platform)
@@ -215,9 +215,10 @@ class Downloader:
             path.unlink()  # damaged: fetch again
         return None
 
-    def fetch(self, release: Release, platform: str) -> Path:
-        """The verified file for `release` on `platform`, from the cache or downloaded."""
-        expected = self.expected_sha256(release, platform)
+    def fetch(self, release: Release, platform: str, expected: str | None = None) -> Path:
+        """The verified file for `release` on `platform`, from the cache or
+        downloaded (`expected`: its sha256, when the caller asked already)."""
+        expected = expected or self.expected_sha256(release, platform)
         hit = self.cached(expected)
         if hit is not None:
             log.info("%s %s: cache hit %s", release.tool, release.version, hit)
@@ -225,7 +226,7 @@ class Downloader:
         url = self.url_for(release.file_url(platform))
         got = self.download(url, expected, label=f"{release.tool} {release.version}")
         if not release.pinned(platform):
-            self._remember_sum(release.file_url(platform), expected)
+            self.remember_sum(release.file_url(platform), expected)
         return got
 
     # A published (not pinned) sum, once a download matched it, is kept beside
@@ -234,15 +235,15 @@ class Downloader:
     def _sums_file(self) -> Path:
         return self.cache_dir / "published-sums.json"
 
-    def _published_sums(self) -> dict[str, str]:
+    def published_sums(self) -> dict[str, str]:
         try:
             data = json.loads(self._sums_file.read_text())
         except (OSError, ValueError):
             return {}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
-    def _remember_sum(self, upstream_url: str, sha256: str) -> None:
-        sums = self._published_sums()
+    def remember_sum(self, upstream_url: str, sha256: str) -> None:
+        sums = self.published_sums()
         sums[upstream_url] = sha256
         tmp = self._sums_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(sums, indent=1, sort_keys=True))
