@@ -32,8 +32,8 @@ A room stores the tarball at its upstream path with `<name>.sha256` beside it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ GCS = "https://storage.googleapis.com"
 # The runtime minikube runs with a room (mboxed.providers.minikube room_start_flags).
 RUNTIME = "containerd"
 NO_PRELOAD_DRIVERS = ("none", "ssh")  # driver.AllowsPreload: not bare metal, not ssh
+PRELOAD_PLACED = "minikube_preload"  # the cluster step's journal entry
 
 
 def tarball_name(k8s: str, arch: str, runtime: str = RUNTIME) -> str:
@@ -84,7 +85,8 @@ def cached_tarball(env: Mapping[str, str], k8s: str, arch: str, runtime: str = R
 class RoomPreload:
     """The preload for one Kubernetes version and arch, taken from `room`
     into minikube's cache through mboxed's downloads cache (resumed, retried,
-    verified; a second run finds it there and asks the room nothing)."""
+    verified; a second run finds it there and asks the room nothing).
+    `bundle`: the room is that of `up --bundle` (no network behind it)."""
 
     room: str
     k8s: str
@@ -92,6 +94,8 @@ class RoomPreload:
     env: Mapping[str, str]
     cache_root: Path
     profile: str = ""
+    bundle: bool = False
+    lacking: str = field(default="", init=False)  # why the room has no sum for it
 
     @property
     def path(self) -> Path:
@@ -101,51 +105,70 @@ class RoomPreload:
     def platform(self) -> str:
         return f"linux/{self.arch}"
 
+    @property
+    def name(self) -> str:
+        return self.path.name
+
     def summary(self) -> str:
         return f"put minikube's preload for {self.k8s} into its cache from the room"
 
     def _downloader(self) -> Downloader:
         return Downloader(self.cache_root, mirror=self.room)
 
-    def _expected(self, downloader: Downloader) -> str:
-        release = preload_release(self.k8s)
+    def _expected(self, downloader: Downloader) -> str | None:
+        """The room's sha256 of the tarball; None when the room has none."""
         try:
-            return downloader.expected_sha256(release, self.platform)
+            return downloader.expected_sha256(preload_release(self.k8s), self.platform)
         except DownloadError as exc:
-            raise MboxedError(
-                f"the room {self.room} has no minikube preload "
-                f"{release.file_url(self.platform).rsplit('/', 1)[-1]} "
-                f"(Kubernetes {self.k8s}, {self.arch}): {exc.message}",
-                hint="on the room's machine: mboxed mirror DIR --profile "
-                f"{self.profile or 'P'} (then serve it again), or a newer bundle",
-            ) from None
+            self.lacking = exc.message
+            return None
 
     def missing(self) -> bool:
         """Is the tarball absent from minikube's cache, or not the room's?
-        A tarball there that the room cannot vouch for is kept: minikube
-        takes any non-empty one (PreloadExists)."""
+        One there that the room cannot vouch for is kept: minikube takes any
+        non-empty one (PreloadExists)."""
         path = self.path
-        if not path.is_file():
+        if not path.is_file() or path.stat().st_size == 0:
             return True
-        try:
-            return sha256_of(path) != self._expected(self._downloader())
-        except MboxedError:
-            return path.stat().st_size == 0
+        expected = self._expected(self._downloader())
+        return expected is not None and sha256_of(path) != expected
 
-    def install(self) -> Path | None:
+    def install(self, progress: Callable[[str], None]) -> Path | None:
         """Put the room's tarball in minikube's cache; None when the right
-        one is there already."""
+        one is there already, or the room has none (a bundle: an error)."""
         downloader = self._downloader()
         expected = self._expected(downloader)
+        if expected is None:
+            self._lacking(progress)
+            return None
         if self.path.is_file() and sha256_of(self.path) == expected:
             return None
         verified = downloader.fetch(preload_release(self.k8s), self.platform, expected)
         place(verified, self.path, expected)  # temp file + rename, a hard link when it can
         return self.path
 
+    def _lacking(self, progress: Callable[[str], None]) -> None:
+        what = f"minikube preload {self.name} (Kubernetes {self.k8s}, {self.arch})"
+        make = f"mboxed mirror DIR --profile {self.profile or 'P'}"
+        if self.bundle:
+            # No network behind a bundle: `minikube start` would fail later
+            # downloading kubelet (K8S_INSTALL_FAILED), far from the cause.
+            raise MboxedError(
+                f"the bundle has no {what}: minikube cannot start without the network",
+                hint=f"make the bundle again with this mboxed (`mboxed bundle FILE --profile "
+                f"{self.profile or 'P'} --platform linux/{self.arch}`), or build its room "
+                f"with `{make}`",
+            )
+        # A room of an older mboxed, or a registry given as --mirror: the
+        # laptop is online, and minikube downloads the preload itself.
+        progress(
+            f"the room {self.room} has no {what} ({self.lacking}): minikube "
+            f"downloads it from {GCS.removeprefix('https://')}; add it to the room with `{make}`"
+        )
 
-def room_preload(provider: Any, cache_root: Path, profile: str) -> RoomPreload | None:
-    """The preload `provider` needs from its room before creating the
+
+def room_preload(ctx: Any, provider: Any) -> RoomPreload | None:
+    """The preload `provider` needs from its room before it creates the
     cluster: a minikube cluster pulling through a room (containerd) with a
     driver that uses preloads; None otherwise."""
     from mboxed.bundle import host_platform
@@ -155,5 +178,33 @@ def room_preload(provider: Any, cache_root: Path, profile: str) -> RoomPreload |
     if spec.provider != "minikube" or not room or spec.driver in NO_PRELOAD_DRIVERS:
         return None
     arch = host_platform().partition("/")[2]  # minikube's own GOARCH
-    env = provider.shell.env
-    return RoomPreload(room, spec.kubernetes_version, arch, env, cache_root, profile)
+    return RoomPreload(
+        room,
+        spec.kubernetes_version,
+        arch,
+        provider.shell.env,
+        Path(ctx.paths.cache_root),
+        ctx.profile_name,
+        bundle=bool(ctx.options.bundle),
+    )
+
+
+def preload_needed(ctx: Any, provider: Any) -> str | None:
+    """The plan line when minikube's cache lacks the room's preload."""
+    preload = room_preload(ctx, provider)
+    return preload.summary() if preload is not None and preload.missing() else None
+
+
+def install_preload(ctx: Any, provider: Any) -> None:
+    """The room's preload into minikube's cache, before `minikube start`,
+    journaled. `down` keeps it (the cluster step's undo skips the entry): it
+    is minikube's own cache, which `minikube delete` keeps too (only
+    `delete --purge` empties it); other profiles share it, and the next
+    `up` of a laptop with no network needs it again."""
+    preload = room_preload(ctx, provider)
+    if preload is None:
+        return
+    placed = preload.install(ctx.progress)
+    if placed is not None:
+        ctx.progress(f"minikube's preload for {preload.k8s} put in {placed.parent}")
+        ctx.record(PRELOAD_PLACED, path=str(placed))

@@ -22,6 +22,7 @@ from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
 from mboxed.journal import JournalEntry, revert
 from mboxed.providers import ClusterProvider, ClusterSpec, ClusterStatus, differences
+from mboxed.providers import minikube_preload as mp
 from mboxed.providers import room_nodes as rn
 from mboxed.providers.service import (
     CREATED,
@@ -56,6 +57,7 @@ class ClusterFacts:
     root_problem: str | None = None
     context_missing: bool = False
     room_missing: dict[str, list[str]] = field(default_factory=dict)  # node -> files
+    preload: str | None = None  # minikube's preload to take from the room first
 
 
 # --- plan: a pure function of the facts --------------------------------------------
@@ -73,17 +75,17 @@ def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
             kind="hostname",
         ),
     ]
+    before = [Action(facts.preload, kind="preload")] if facts.preload else []
     if facts.tool_missing:
         note = f" (once {facts.tool_missing} is installed)"
         create = Action(provider.create_summary() + note, kind="create")
-        return Plan([create, *after_create])
+        return Plan([*before, create, *after_create])
     status = facts.status
     assert status is not None
     if not status.exists:
         detail = {"root": facts.root_problem} if facts.root_problem else {}
-        return Plan(
-            [Action(provider.create_summary(), kind="create", detail=detail), *after_create]
-        )
+        create = Action(provider.create_summary(), kind="create", detail=detail)
+        return Plan([*before, create, *after_create])
     if facts.diff:
         who = "created by mboxed" if facts.owned else "NOT created by mboxed"
         actions.append(
@@ -95,7 +97,7 @@ def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
                 detail={"diff": list(facts.diff), "owned": facts.owned},
             )
         )
-        return Plan([*actions, *after_create])
+        return Plan([*actions, *before, *after_create])
     if not status.running:
         verb = "unpause" if status.state == "Paused" else "start"
         actions.append(
@@ -161,16 +163,22 @@ class ClusterStep(BaseStep):
         spec: ClusterSpec = provider.spec
         owned = any(d.get("name") == spec.name for d in owned_clusters(ctx.journal("cluster")))
         missing = provider.tool_missing()
-        if missing:
-            return ClusterFacts(spec.provider, spec.name, tool_missing=missing, owned=owned)
-        status = provider.status()
-        root_problem = provider.root_problem()
-        if not status.exists:
+        status = None if missing else provider.status()
+        if status is None or not status.exists:
             return ClusterFacts(
-                spec.provider, spec.name, status=status, owned=owned, root_problem=root_problem
+                spec.provider,
+                spec.name,
+                tool_missing=missing,
+                status=status,
+                owned=owned,
+                root_problem=None if missing else provider.root_problem(),
+                preload=mp.preload_needed(ctx, provider),  # only a cluster to create needs it
             )
         diff = differences(provider.wanted_settings(), status.settings)
-        base = ClusterFacts(spec.provider, spec.name, status=status, diff=diff, owned=owned)
+        preload = mp.preload_needed(ctx, provider) if diff else None  # for the new cluster
+        base = ClusterFacts(
+            spec.provider, spec.name, status=status, diff=diff, owned=owned, preload=preload
+        )
         if diff or not status.running:
             return base
         context, kubeconfig = provider.kube_context(), provider.kubeconfig()
@@ -262,6 +270,8 @@ class ClusterStep(BaseStep):
                     CREATED, provider=spec.provider, name=spec.name, context=provider.kube_context()
                 )
 
+        if "preload" in kinds:
+            mp.install_preload(ctx, provider)  # before `minikube start` looks for it
         provider.ensure(ctx.progress, before_create=journal_ownership)
         context, kubeconfig = provider.kube_context(), provider.kubeconfig()
         if context not in kube.list_contexts(kubeconfig)[0]:
@@ -359,6 +369,8 @@ class ClusterStep(BaseStep):
         for entry in reversed(journal):
             if entry.kind == CREATED:
                 journaled_provider(ctx, entry.data).delete(ctx.progress)
+            elif entry.kind == mp.PRELOAD_PLACED:
+                continue  # minikube's own cache: kept (mp.install_preload says why)
             elif entry.kind == ROOM_HOSTS:
                 if not deleting:  # else the nodes go, and their files with them
                     self._unroom(ctx, entry.data)
