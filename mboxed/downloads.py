@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -37,29 +36,24 @@ from tenacity import (
     wait_exponential,
 )
 
+from mboxed.download_failures import (
+    DownloadError,
+    Transient,
+    connect_reason,
+    is_name_error,
+    short,
+)
+from mboxed.download_sums import PUBLISHED, RECORDED, SumsFile
 from mboxed.errors import MboxedError
 from mboxed.files import parse_checksum_file, sha256_of
-from mboxed.net_errors import connect_reason, is_name_error, short
 from mboxed.pins import Release
 
 log = logging.getLogger("mboxed.downloads")
 
-MAX_RESUMES = 200
-PUBLISHED = "published-sums.json"
-RECORDED = "recorded-sums.json"  # sums of files no upstream publishes one for
 SUM_SUFFIX = ".sha256"  # a mirror's checksum file beside such a file
+
+MAX_RESUMES = 200
 MIRROR_HINT = "use a mirror that has the file: --mirror URL or MBOXED_MIRROR=URL (same paths)"
-
-
-# --- errors -------------------------------------------------------------------------
-
-
-class DownloadError(MboxedError):
-    """A download failed for good (after retries, or at once when permanent)."""
-
-
-class _Transient(Exception):
-    """Worth another attempt: timeout, dropped connection, 5xx."""
 
 
 # --- mirror ---------------------------------------------------------------------------
@@ -114,7 +108,7 @@ class Downloader:
     # -- retries ------------------------------------------------------------------------
     def _retrying(self) -> Retrying:
         return Retrying(
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(Transient),
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=self.wait, max=self.max_wait),
             reraise=True,
@@ -127,7 +121,7 @@ class Downloader:
 
     @contextlib.contextmanager
     def _request(self, url: str, headers: Mapping[str, str] | None = None) -> Iterator[Any]:
-        """GET `url`, classifying failures as permanent (DownloadError) or _Transient."""
+        """GET `url`, classifying failures as permanent (DownloadError) or Transient."""
         host = urlsplit(url).netloc
         try:
             response = self.session.get(
@@ -144,11 +138,11 @@ class Downloader:
                     "(no route to the download host)",
                     hint=self._what_to_do(),
                 ) from None
-            raise _Transient(f"cannot connect to {host}: {connect_reason(exc)}") from None
+            raise Transient(f"cannot connect to {host}: {connect_reason(exc)}") from None
         except requests.exceptions.Timeout:
             # ConnectTimeout is also a ConnectionError (above): this is the
             # read timeout of a host that took the connection and sent nothing.
-            raise _Transient(
+            raise Transient(
                 f"{host} took the connection but did not answer within {self.read_timeout:g}s"
             ) from None
         except requests.exceptions.InvalidURL as exc:
@@ -159,7 +153,7 @@ class Downloader:
                 yield response
                 return
             if status == 429 or status >= 500:
-                raise _Transient(f"{url} answered HTTP {status}")
+                raise Transient(f"{url} answered HTTP {status}")
             raise DownloadError(
                 f"cannot download {url}: HTTP {status} {response.reason or ''}".rstrip(),
                 hint=self._what_to_do()
@@ -172,7 +166,7 @@ class Downloader:
             for attempt in self._retrying():
                 with attempt:
                     return fn()
-        except _Transient as exc:
+        except Transient as exc:
             raise DownloadError(
                 f"{what} failed after {self.attempts} attempts: {exc}",
                 hint=self._what_to_do(),
@@ -184,7 +178,7 @@ class Downloader:
         pinned = release.pinned(platform)
         if pinned:
             return pinned
-        known = self._published_sums().get(release.file_url(platform))
+        known = self.published.get(release.file_url(platform))
         if known and self.cached(known) is not None:
             return known  # fetched and verified before: works offline from the cache
         upstream = release.sum_url(platform)
@@ -196,26 +190,32 @@ class Downloader:
 
     def _sum_from(self, url: str, filename: str) -> str:
         """The sha256 of `filename` in the checksum file at `url`."""
-
-        def get() -> str:
-            with self._request(url) as response:
-                if response.status_code == 416:
-                    raise _Transient(f"{url} answered HTTP 416")
-                try:
-                    body = response.content[:65536].decode("utf-8", "replace")
-                except requests.exceptions.RequestException as exc:
-                    raise _Transient(f"reading {url}: {short(exc)}") from None
-            try:
-                return parse_checksum_file(body, filename)
-            except ValueError:
-                raise DownloadError(
-                    f"{url} holds no sha256 sum for {filename}",
-                    hint=self._what_to_do(),
-                ) from None
-
-        result: str = self._retry(f"fetching {url}", get)
+        body = self.read_small(url).decode("utf-8", "replace")
+        try:
+            result = parse_checksum_file(body, filename)
+        except ValueError:
+            raise DownloadError(
+                f"{url} holds no sha256 sum for {filename}",
+                hint=self._what_to_do(),
+            ) from None
         log.info("sha256 of %s from %s: %s", filename, url, result)
         return result
+
+    def read_small(self, url: str, limit: int = 65536) -> bytes:
+        """The body of a small file (a checksum file, object metadata): at
+        most `limit` bytes, with the same retries as a download."""
+
+        def get() -> bytes:
+            with self._request(url) as response:
+                if response.status_code == 416:
+                    raise Transient(f"{url} answered HTTP 416")
+                try:
+                    return bytes(response.content[:limit])
+                except requests.exceptions.RequestException as exc:
+                    raise Transient(f"reading {url}: {short(exc)}") from None
+
+        body: bytes = self._retry(f"fetching {url}", get)
+        return body
 
     # -- files -------------------------------------------------------------------------
     def cached(self, sha256: str) -> Path | None:
@@ -226,9 +226,10 @@ class Downloader:
             path.unlink()  # damaged: fetch again
         return None
 
-    def fetch(self, release: Release, platform: str) -> Path:
-        """The verified file for `release` on `platform`, from the cache or downloaded."""
-        expected = self.expected_sha256(release, platform)
+    def fetch(self, release: Release, platform: str, expected: str | None = None) -> Path:
+        """The verified file for `release` on `platform`, from the cache or
+        downloaded (`expected`: its sha256, when the caller asked already)."""
+        expected = expected or self.expected_sha256(release, platform)
         hit = self.cached(expected)
         if hit is not None:
             log.info("%s %s: cache hit %s", release.tool, release.version, hit)
@@ -236,35 +237,22 @@ class Downloader:
         url = self.url_for(release.file_url(platform))
         got = self.download(url, expected, label=f"{release.tool} {release.version}")
         if not release.pinned(platform):
-            self._remember_sum(release.file_url(platform), expected)
+            self.published.remember(release.file_url(platform), expected)
         return got
 
     # A published (not pinned) sum, once a download matched it, is kept beside
     # the cache so that the cached file can be used again without the network.
-    def _sums_file(self, name: str = PUBLISHED) -> Path:
-        return self.cache_dir / name
+    @property
+    def published(self) -> SumsFile:
+        return SumsFile(self.cache_dir / PUBLISHED)
 
-    def _published_sums(self, name: str = PUBLISHED) -> dict[str, str]:
-        try:
-            data = json.loads(self._sums_file(name).read_text())
-        except (OSError, ValueError):
-            return {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-    def _remember_sum(self, upstream_url: str, sha256: str, name: str = PUBLISHED) -> None:
-        sums = self._published_sums(name)
-        sums[upstream_url] = sha256
-        tmp = self._sums_file(name).with_suffix(".tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(sums, indent=1, sort_keys=True))
-        os.replace(tmp, self._sums_file(name))
+    @property
+    def recorded(self) -> SumsFile:
+        return SumsFile(self.cache_dir / RECORDED)
 
     # -- files with no published sum --------------------------------------------------
-    def recorded_sum(self, upstream_url: str) -> str | None:
-        return self._published_sums(RECORDED).get(upstream_url)
-
     def cached_recorded(self, upstream_url: str) -> Path | None:
-        known = self.recorded_sum(upstream_url)
+        known = self.recorded.get(upstream_url)
         return self.cached(known) if known else None
 
     def fetch_recorded(self, upstream_url: str, label: str = "") -> Path:
@@ -279,7 +267,7 @@ class Downloader:
         hit = self.cached_recorded(upstream_url)
         if hit is not None:
             return hit
-        known = self.recorded_sum(upstream_url)
+        known = self.recorded.get(upstream_url)
         url = self.url_for(upstream_url)
         filename = os.path.basename(urlsplit(upstream_url).path)
         if known is None and self.mirror:
@@ -290,7 +278,7 @@ class Downloader:
             if urlsplit(url).scheme != "https":
                 raise DownloadError(f"refusing to fetch {url}, which has no known sum, over HTTP")
             got = self._download_first(url, label)
-        self._remember_sum(upstream_url, got.name, RECORDED)
+        self.recorded.remember(upstream_url, got.name)
         return got
 
     def _download_first(self, url: str, label: str) -> Path:
@@ -308,20 +296,35 @@ class Downloader:
         """Download `url` into the cache as `<sha256>`, verified; resume a partial file."""
         final = self.cache_dir / sha256
         partial = self.cache_dir / f"{sha256}.part"
+        self.download_checked(url, partial, sha256_of, sha256, label=label)
+        os.replace(partial, final)
+        return final
+
+    def download_checked(
+        self,
+        url: str,
+        partial: Path,
+        digest: Callable[[Path], str],
+        expected: str,
+        *,
+        algorithm: str = "sha256",
+        label: str = "",
+    ) -> None:
+        """Download `url` into `partial` (resuming what it holds) until
+        `digest(partial)` is `expected`; a mismatch removes it and fails."""
         label = label or os.path.basename(urlsplit(url).path)
         restarted = False
         while True:
             self._retry(
                 f"downloading {url}", lambda: self._resume_while_progress(url, partial, label)
             )
-            actual = sha256_of(partial)
-            if actual == sha256:
-                os.replace(partial, final)
-                return final
+            actual = digest(partial)
+            if actual == expected:
+                return
             partial.unlink(missing_ok=True)
             if restarted:
                 raise DownloadError(
-                    f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}",
+                    f"checksum mismatch for {url}: expected {algorithm} {expected}, got {actual}",
                     hint="the file was not installed; "
                     + (
                         "the mirror serves a different file than upstream"
@@ -342,11 +345,11 @@ class Downloader:
             try:
                 self._transfer(url, partial, label)
                 return
-            except _Transient:
+            except Transient:
                 if _size(partial) <= before:
                     raise
                 log.info("resuming %s at %d bytes", url, _size(partial))
-        raise _Transient(f"still incomplete after {MAX_RESUMES} resumes")
+        raise Transient(f"still incomplete after {MAX_RESUMES} resumes")
 
     def _transfer(self, url: str, partial: Path, label: str) -> None:
         have = partial.stat().st_size if partial.exists() else 0
@@ -371,9 +374,9 @@ class Downloader:
                             self.progress(f"{label}: {written * 100 // full}%")
                             next_report += 0.1
             except (requests.exceptions.RequestException, OSError) as exc:
-                raise _Transient(f"connection dropped after {written} bytes: {short(exc)}") from exc
+                raise Transient(f"connection dropped after {written} bytes: {short(exc)}") from exc
             if full is not None and written < full:
-                raise _Transient(f"body truncated at {written} of {full} bytes")
+                raise Transient(f"body truncated at {written} of {full} bytes")
 
 
 def _size(path: Path) -> int:

@@ -16,6 +16,7 @@ Both are plain GETs of fixed paths, so a directory holding
     v2/<repository>/blobs/sha256:<hex>         the config and every layer
     <upstream path of the ingress-nginx kind manifest>
     <upstream path of cernbox-web's two asset files>  (+ <file>.sha256)
+    <upstream path of minikube's preload>      (+ <name>.sha256: mboxed.mirror_preload)
 
 serves both. Every file is verified before it is put at its final path
 (pinned or published sha256 for tools, the manifest's digests for the chart)
@@ -44,6 +45,7 @@ from mboxed.files import (
     write_atomic,
 )
 from mboxed.pins import PINNED, PLATFORMS, Release
+from mboxed.providers.minikube_preload import GCS
 from mboxed.registry import RegistryClient
 from mboxed.sciencebox.chart import (
     ChartRef,
@@ -78,6 +80,7 @@ class MirrorBuilder:
     web_assets: tuple[Any, ...] | None = None  # default: mboxed.sciencebox.web_assets.ASSETS
     progress: Callable[[str], None] = lambda line: None
     attempts: int = 4
+    gcs: str = GCS  # where minikube's preloads are (tests: loopback)
     result: MirrorResult = field(default_factory=MirrorResult)
 
     def __post_init__(self) -> None:
@@ -119,9 +122,30 @@ class MirrorBuilder:
         self.result.added_bytes += path.stat().st_size
         self.progress(f"added {self._rel(path)}")
 
-    # -- tools -------------------------------------------------------------------------
+    # -- tools, and minikube's preload ------------------------------------------------------
     def add_tool(self, tool: str, platform: str) -> None:
         release = self.releases[tool]
+        self.add_release(release, platform, lambda: self.downloader.fetch(release, platform))
+
+    def add_preload(self, k8s: str, arch: str) -> None:
+        """minikube's preload for Kubernetes `k8s` on linux/`arch` (the
+        containerd runtime a room uses), at its upstream path: from upstream
+        checked against its GCS MD5 (mboxed.mirror_preload), or from the
+        source room checked against its recorded sha256."""
+        from mboxed.mirror_preload import fetch_upstream
+        from mboxed.providers.minikube_preload import preload_release
+
+        release, platform = preload_release(k8s), f"linux/{arch}"
+        if self.tool_source:
+            fetch = lambda: self.downloader.fetch(release, platform)  # noqa: E731
+        else:
+            fetch = lambda: fetch_upstream(self.downloader, release, platform, self.gcs)  # noqa: E731
+        self.add_release(release, platform, fetch)
+
+    def add_release(self, release: Release, platform: str, fetch: Callable[[], Path]) -> None:
+        """`release`'s file for `platform` at its upstream path (kept when
+        there and verified), with its sha256 file beside it unless pinned.
+        `fetch`: the verified file, named by its sha256 (the downloads cache)."""
         upstream = release.file_url(platform)
         dest = self.target(upstream)
         pinned = release.pinned(platform)
@@ -133,8 +157,8 @@ class MirrorBuilder:
                 if sum_dest is not None:
                     self._kept(sum_dest)
                 return
-        self.progress(f"{tool} {release.version} {platform}: fetching")
-        verified = self.downloader.fetch(release, platform)
+        self.progress(f"{release.tool} {release.version} {platform}: fetching")
+        verified = fetch()
         expected = verified.name  # the cache names a verified file by its sha256
         place(verified, dest, expected)
         self._added(dest)
@@ -278,7 +302,10 @@ def build_mirror(
     chart: ChartRef | None,
     ingress: bool,
     web_assets: bool = False,
+    preload: str | None = None,
 ) -> MirrorResult:
+    """`preload`: the Kubernetes version whose minikube preload to store, for
+    the architecture of each platform."""
     try:
         builder.root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -296,6 +323,9 @@ def build_mirror(
         builder.add_ingress_manifest()
     if web_assets:
         builder.add_web_assets()
+    if preload:
+        for arch in dict.fromkeys(p.partition("/")[2] for p in platforms):
+            builder.add_preload(preload, arch)
     builder.write_readme()
     return builder.result
 

@@ -17,7 +17,8 @@ import requests
 from requests.adapters import BaseAdapter
 from urllib3.exceptions import NameResolutionError
 
-from mboxed.downloads import Downloader, DownloadError, check_mirror, mirrored
+from mboxed.download_failures import DownloadError
+from mboxed.downloads import Downloader, check_mirror, mirrored
 from mboxed.errors import MboxedError
 from mboxed.pins import PINNED, Release
 from tests.file_server import FileServer

@@ -36,6 +36,7 @@ from mboxed.sciencebox.chart import ChartRef
 from tests.end_to_end_world import EndToEnd, end_to_end, host_ready, up_bundle
 from tests.helm import model_chart_tgz
 from tests.images.built import Built, image, store
+from tests.preload import preload_bytes, seed_preload
 from tests.services import containerd as containerd_service
 from tests.services import dockerd as dockerd_service
 
@@ -83,6 +84,8 @@ def test_up_from_a_bundle_with_upstream_stopped_reaches_ready_and_moves_nothing_
             "MBOXED_HOSTS_FILE": str(tmp_path / "hosts"),
             "MBOXED_FAKE_MINIKUBE_IP": INGRESS_IP,
             "MBOXED_FAKE_NODE_CONTAINERD": str(node.socket),
+            # no gcr.io, storage.googleapis.com or dl.k8s.io: the stand-in starts
+            # only with the kicbase and the preload in its cache (tests/fakes/bin/minikube)
             "MBOXED_FAKE_NO_UPSTREAM": "1",
             "MBOXED_FAKE_KICBASE": KICBASE_REF,
         }
@@ -109,6 +112,10 @@ def make_bundle(world: EndToEnd, tmp_path: Path) -> tuple[Path, dict[str, Built]
     world.registry.push_chart(chart.repository, chart.tag, model_chart_tgz(sb.version))
     registry = ("--mirror", world.registry.url)
     source = tmp_path / "upstream-room"
+    # minikube's preload, as `mboxed mirror` stores it from upstream
+    # (tests/test_mirror_preload.py): kept here, bundled, put in the laptop's
+    # minikube cache by `up --bundle` before the minikube stand-in starts
+    seed_preload(source, "amd64")
     world.mboxed(
         "mirror", str(source), "--profile", PROFILE, *registry, "--tools", "none",
         "--images", "none", "--platform", "linux/amd64",
@@ -205,6 +212,8 @@ def run_offline(world: EndToEnd, node: containerd_service.Containerd, tmp_path: 
     gets = blob_gets(room)
     assert gets and len(gets) == len(set(gets)), gets
     assert len(upstream.stats.requests) == upstream_requests
+    preload = world.tool("minikube")["profiles"]["mboxed"]["preload"]
+    assert preload and Path(preload).read_bytes() == preload_bytes("amd64"), out
     listed = world.mboxed("images", "--json").stdout
     assert f"bundle {bundle}" in listed, listed
 

@@ -28,7 +28,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from mboxed.downloads import Downloader, DownloadError, mirrored
+from mboxed.download_failures import DownloadError
+from mboxed.downloads import Downloader, mirrored
 from mboxed.errors import MboxedError
 from mboxed.mirror import TOOLS, MirrorBuilder, build_mirror
 from mboxed.pins import PINNED, Release
@@ -466,7 +467,7 @@ def test_cernbox_web_assets_recorded_at_first_download_travel_in_the_room_and_bu
             sha = hashlib.sha256(bodies[asset.name]).hexdigest()
             assert (room / rel).read_bytes() == bodies[asset.name]
             assert (room / f"{rel}.sha256").read_text() == f"{sha}  {Path(rel).name}\n"
-            assert builder.downloader.recorded_sum(asset.url) == sha
+            assert builder.downloader.recorded.get(asset.url) == sha
         assert sorted(result.added) == sorted([*paths, *(f"{p}.sha256" for p in paths)])
         asked = len(files.requests)
         builder.result = type(result)()
@@ -489,7 +490,7 @@ def test_cernbox_web_assets_recorded_at_first_download_travel_in_the_room_and_bu
         for asset in assets:
             got = laptop.fetch_recorded(asset.url)
             assert got.read_bytes() == bodies[asset.name]
-            assert laptop.recorded_sum(asset.url) == got.name
+            assert laptop.recorded.get(asset.url) == got.name
     finally:
         served.stop()
 

@@ -1,6 +1,6 @@
 """`mboxed mirror DIR`: fill DIR with everything a room of laptops downloads
 (pinned tools for each platform, the profile's chart as OCI paths, the kind
-ingress manifest, every image of the profile); `mboxed mirror serve DIR`
+ingress manifest or minikube's preload, every image of the profile); `mboxed mirror serve DIR`
 serves it as one endpoint (files and a read-only registry) for the laptops'
 `--mirror URL`. See mboxed/mirror.py, mboxed/images/mirror.py and
 mboxed/mirror_server.py."""
@@ -95,7 +95,8 @@ def mirror() -> None:
     "--all",
     "everything",
     is_flag=True,
-    help="Also what other providers need (the kind ingress manifest), whatever the profile.",
+    help="Also what other providers need (the kind ingress manifest, minikube's preload), "
+    "whatever the profile.",
 )
 def build(
     app: App,
@@ -164,6 +165,11 @@ def build_room(
         chart=ref,
         ingress=everything or profile.provider.name == "kind",
         web_assets=everything or bool(profile.sciencebox.components.cernbox),
+        # minikube's preload for the containerd runtime a room uses
+        # (mboxed.providers.minikube_preload): `start` offline needs it.
+        preload=profile.provider.kubernetes_version
+        if everything or profile.provider.name == "minikube"
+        else None,
     )
     wanted = []
     if images_mode == "profile" or extra_images:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,10 @@ from mboxed import hostname_setup, kube, readiness
 from mboxed.contract import Action, BaseStep, Context, Plan
 from mboxed.errors import MboxedError
 from mboxed.journal import JournalEntry, revert
-from mboxed.providers import ClusterProvider, ClusterSpec, ClusterStatus, differences
+from mboxed.providers import ClusterProvider, ClusterSpec, differences
+from mboxed.providers import minikube_preload as mp
 from mboxed.providers import room_nodes as rn
+from mboxed.providers.cluster_plan import ClusterFacts, plan_cluster
 from mboxed.providers.service import (
     CREATED,
     journaled_provider,
@@ -32,120 +33,6 @@ from mboxed.providers.service import (
 
 COREDNS_ENTRY = "coredns_entry"
 ROOM_HOSTS = "room_hosts"  # hosts.toml files written into the nodes
-
-
-@dataclass(frozen=True)
-class ClusterFacts:
-    provider: str
-    name: str
-    tool_missing: str | None = None
-    status: ClusterStatus | None = None
-    diff: list[str] = field(default_factory=list)
-    owned: bool = False
-    context: str | None = None
-    kubeconfig: str | None = None
-    nodes_ready: bool | None = None
-    nodes_detail: str = ""
-    ingress_ready: bool | None = None
-    ingress_address: str | None = None
-    https_port: int = 443
-    hostname: hn.HostnameChoice | None = None
-    hosts_ok: bool | None = None
-    coredns_ok: bool | None = None  # None: the name needs no CoreDNS entry
-    dns_address: str | None = None  # where the CoreDNS entry points pods
-    root_problem: str | None = None
-    context_missing: bool = False
-    room_missing: dict[str, list[str]] = field(default_factory=dict)  # node -> files
-    base_image: str | None = None  # what a create first loads from the room
-
-
-# --- plan: a pure function of the facts --------------------------------------------
-
-
-def plan_cluster(facts: ClusterFacts, provider: ClusterProvider) -> Plan:
-    actions: list[Action] = []
-    room = rn.room_of(provider)
-    after_create = [
-        *([Action(rn.room_summary(room), kind="room")] if room else []),
-        Action(provider.ingress_summary(), kind="ingress"),
-        Action(
-            "make the hostname resolve to the ingress (a nip.io name when online; "
-            "else /etc/hosts and CoreDNS)",
-            kind="hostname",
-        ),
-    ]
-    # what a create loads from the room before it runs (kind, minikube)
-    first = [Action(facts.base_image, kind="base-image")] if facts.base_image else []
-    if facts.tool_missing:
-        note = f" (once {facts.tool_missing} is installed)"
-        create = Action(provider.create_summary() + note, kind="create")
-        return Plan([*first, create, *after_create])
-    status = facts.status
-    assert status is not None
-    if not status.exists:
-        detail = {"root": facts.root_problem} if facts.root_problem else {}
-        return Plan(
-            [*first, Action(provider.create_summary(), kind="create", detail=detail), *after_create]
-        )
-    if facts.diff:
-        who = "created by mboxed" if facts.owned else "NOT created by mboxed"
-        actions.append(
-            Action(
-                f"recreate {provider.name} cluster {facts.name!r} ({who}; differs: "
-                + "; ".join(facts.diff)
-                + ")",
-                kind="recreate",
-                detail={"diff": list(facts.diff), "owned": facts.owned},
-            )
-        )
-        return Plan([*actions, *first, *after_create])
-    if not status.running:
-        verb = "unpause" if status.state == "Paused" else "start"
-        actions.append(
-            Action(f"{verb} {provider.name} cluster {facts.name!r} ({status.state})", kind="start")
-        )
-        return Plan([*actions, *after_create])
-    if facts.context_missing:
-        actions.append(
-            Action(
-                f"write the kube context {facts.context!r} into {facts.kubeconfig} again",
-                kind="context",
-            )
-        )
-        return Plan([*actions, *after_create])
-    if not facts.nodes_ready:
-        actions.append(Action(f"wait for the nodes to be Ready ({facts.nodes_detail})", "wait"))
-    if room and facts.room_missing:
-        actions.append(Action(rn.room_summary(room, sorted(facts.room_missing)), kind="room"))
-    if not facts.ingress_ready:
-        actions.append(Action(provider.ingress_summary(), kind="ingress"))
-    choice = facts.hostname
-    if choice is not None and facts.ingress_address:
-        if choice.hosts_entry and not facts.hosts_ok:
-            actions.append(
-                Action(
-                    f"add '{facts.ingress_address} {choice.fqdn}' to the hosts file",
-                    kind="hosts",
-                )
-            )
-        if facts.coredns_ok is False:
-            actions.append(
-                Action(
-                    f"add {choice.fqdn} → {facts.dns_address} to the cluster's CoreDNS",
-                    kind="coredns",
-                )
-            )
-    if actions:
-        return Plan(actions)
-    where = f"https://{choice.fqdn}" if choice else "?"
-    if facts.https_port != 443:
-        where += f":{facts.https_port}"
-    version = status.settings.get("kubernetes_version", "")
-    return Plan.nothing(
-        f"{provider.name} cluster {facts.name!r} running"
-        + (f" (Kubernetes {version})" if version else "")
-        + f", ingress ready, {where}"
-    )
 
 
 def _base_image(provider: ClusterProvider) -> str | None:
@@ -170,18 +57,18 @@ class ClusterStep(BaseStep):
         spec: ClusterSpec = provider.spec
         owned = any(d.get("name") == spec.name for d in owned_clusters(ctx.journal("cluster")))
         missing = provider.tool_missing()
-        if missing:
-            return ClusterFacts(spec.provider, spec.name, tool_missing=missing, owned=owned)
-        status = provider.status()
-        root_problem = provider.root_problem()
-        if not status.exists:
+        status = None if missing else provider.status()
+        if status is None or not status.exists:
             return ClusterFacts(
                 spec.provider,
                 spec.name,
+                tool_missing=missing,
                 status=status,
                 owned=owned,
-                root_problem=root_problem,
+                root_problem=None if missing else provider.root_problem(),
+                # only a cluster to create needs them
                 base_image=_base_image(provider),
+                preload=mp.preload_needed(ctx, provider),
             )
         diff = differences(provider.wanted_settings(), status.settings)
         base = ClusterFacts(
@@ -190,7 +77,9 @@ class ClusterStep(BaseStep):
             status=status,
             diff=diff,
             owned=owned,
+            # for the cluster that replaces this one
             base_image=_base_image(provider) if diff else None,
+            preload=mp.preload_needed(ctx, provider) if diff else None,
         )
         if diff or not status.running:
             return base
@@ -283,6 +172,8 @@ class ClusterStep(BaseStep):
                     CREATED, provider=spec.provider, name=spec.name, context=provider.kube_context()
                 )
 
+        if "preload" in kinds:
+            mp.install_preload(ctx, provider)  # before `minikube start` looks for it
         provider.ensure(ctx.progress, before_create=journal_ownership)
         context, kubeconfig = provider.kube_context(), provider.kubeconfig()
         if context not in kube.list_contexts(kubeconfig)[0]:
@@ -380,6 +271,8 @@ class ClusterStep(BaseStep):
         for entry in reversed(journal):
             if entry.kind == CREATED:
                 journaled_provider(ctx, entry.data).delete(ctx.progress)
+            elif entry.kind == mp.PRELOAD_PLACED:
+                continue  # minikube's own cache: kept (mp.install_preload says why)
             elif entry.kind == ROOM_HOSTS:
                 if not deleting:  # else the nodes go, and their files with them
                     self._unroom(ctx, entry.data)

@@ -15,6 +15,7 @@ from mboxed.sciencebox.chart import ChartRef
 from tests.cli.test_doctor import mboxed
 from tests.cli.test_mirror import web_assets_tree
 from tests.images.built import image, push
+from tests.preload import room_path, seed_preload
 from tests.sciencebox.registry import chart_tgz, running_registry
 
 
@@ -28,6 +29,9 @@ def test_bundle_streams_the_room_with_a_sha256_per_member(tmp_path: Path) -> Non
         built = push(registry, image("sciencebox/app", "1.0", layers=3))
         upstream = registry.url.removeprefix("http://")
         common = ("--tools", "none", "--images", "none", "--room", str(room))
+        # minikube's preload, as `mboxed mirror` stored it from upstream (see
+        # tests/test_mirror_preload.py): kept, and bundled for linux/amd64 only
+        preloads = {arch: seed_preload(room, arch) for arch in ("amd64", "arm64")}
         # the chart from a stand-in mirror first, then the image from its registry
         web_assets_tree(room)  # the registry stand-in serves no files
         seeded = mboxed("mirror", str(room), "--tools", "none", "--images", "none",
@@ -53,3 +57,7 @@ def test_bundle_streams_the_room_with_a_sha256_per_member(tmp_path: Path) -> Non
     ):
         assert {f"room/{path}", f"room/{path}.sha256"} <= names
     assert manifest["platforms"] == ["linux/amd64"] and manifest["profile"] == "demo"
+    preload = manifest["members"][f"room/{room_path('amd64')}"]
+    assert preload["sha256"] == hashlib.sha256(preloads["amd64"]).hexdigest()
+    assert f"room/{room_path('amd64')}.sha256" in names
+    assert f"room/{room_path('arm64')}" not in names

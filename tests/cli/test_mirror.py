@@ -16,6 +16,7 @@ from mboxed.providers.kind import INGRESS_NGINX_PATH
 from mboxed.sciencebox.chart import ChartRef
 from tests.cli.test_doctor import mboxed
 from tests.file_server import FileServer
+from tests.preload import room_path, seed_preload
 from tests.sciencebox.registry import chart_tgz, helm_chart_manifest
 from tests.test_mirror import static_server
 
@@ -58,15 +59,18 @@ def test_mirror_copies_the_chart_from_another_mirror_and_a_second_run_downloads_
     tgz = chart_tgz("sciencebox", sb.version)
     layer = chart_tree(tmp_path / "source", ref, tgz)
     web_assets_tree(tmp_path / "source")
+    preloads = {arch: seed_preload(tmp_path / "source", arch) for arch in ("amd64", "arm64")}
     room = tmp_path / "room"
     args = ("mirror", str(room), "--tools", "none", "--profile", "demo", "--images", "none")
     with static_server(tmp_path / "source") as source:
         first = mboxed(*args, "--mirror", source)
         assert first.returncode == 0, first.stderr
-        assert "8 file(s) added" in first.stdout  # the chart's 4, the web assets' 4
+        assert "12 file(s) added" in first.stdout  # the chart's 4, web assets' 4, 2 preloads + sums
         second = mboxed(*args, env={"MBOXED_MIRROR": "http://127.0.0.1:9"})  # nothing there
     assert second.returncode == 0, second.stderr
-    assert "nothing to download: all 8 file(s) already here, verified" in second.stdout
+    assert "nothing to download: all 12 file(s) already here, verified" in second.stdout
+    for arch, body in preloads.items():  # the demo profile runs minikube: its preloads
+        assert (room / room_path(arch)).read_bytes() == body
     assert f"mboxed mirror serve {room} --port 8080" in second.stdout
     tree = room / "v2" / ref.repository
     assert (tree / "blobs" / layer).read_bytes() == tgz
@@ -158,6 +162,8 @@ def test_images_come_from_a_real_registry_and_serve_answers_docker_paths(tmp_pat
         registry.push_chart(ref.repository, ref.tag, chart_tgz("sciencebox", sb.version))
         common = ("mirror", str(room), "--tools", "none", "--images", "none")
         web_assets_tree(room)  # the registry stand-in serves no files
+        for arch in ("amd64", "arm64"):  # minikube's preloads, as if stored before (kept)
+            seed_preload(room, arch)
         chart = mboxed(*common, "--mirror", registry.url)  # the chart, from a stand-in
         assert chart.returncode == 0, chart.stderr
         # the chart is kept; the image comes from its own registry

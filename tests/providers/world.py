@@ -224,6 +224,8 @@ def make_world(
             "MBOXED_FAKE_KUBE_API": api.url,
             "KUBECONFIG": str(tmp_path / "kube" / "config"),
             "MBOXED_HOSTS_FILE": str(hosts),
+            # minikube's cache (the preload mboxed puts there) under tmp_path
+            "MINIKUBE_HOME": str(tmp_path / "minikube-home"),
             **({"MBOXED_OFFLINE": "1"} if offline else {}),
             **base_env,
             **(env or {}),

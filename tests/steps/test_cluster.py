@@ -19,9 +19,9 @@ from mboxed.hostname import corefile_has
 from mboxed.providers import ClusterStatus, host_port_free
 from mboxed.providers import kind as kind_module
 from mboxed.providers import minikube as minikube_module
+from mboxed.providers.cluster_plan import ClusterFacts, plan_cluster
 from mboxed.providers.minikube import MinikubeProvider
 from mboxed.providers.service import make_provider
-from mboxed.steps.cluster import ClusterFacts, plan_cluster
 from tests.fakes.kube_api import load_object
 from tests.providers.world import World, make_world
 

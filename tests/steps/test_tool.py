@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from mboxed.contract import Options
-from mboxed.downloads import DownloadError
+from mboxed.download_failures import DownloadError
 from mboxed.pins import PINNED, Release
 from mboxed.profile import load_profile
 from mboxed.shell import Shell

@@ -1,14 +1,26 @@
-"""Network failures told apart for a download: a host that does not resolve
-(permanent: retrying will not help) from a refused, reset or timed-out
-connection (transient), and a short reason for the one line a user sees.
+"""How a download failed: for good (DownloadError, one line saying what and
+what to do) or worth another attempt (Transient: a timeout, a dropped
+connection, a 5xx), and the short words said about a socket error.
+mboxed.downloads retries the transient ones with backoff, a few times.
 """
 
 from __future__ import annotations
 
 import socket
 
+from mboxed.errors import MboxedError
+
+
+class DownloadError(MboxedError):
+    """A download failed for good (after retries, or at once when permanent)."""
+
+
+class Transient(Exception):
+    """Worth another attempt: timeout, dropped connection, 5xx."""
+
 
 def is_name_error(exc: BaseException) -> bool:
+    """Does the host not resolve (anywhere in the exception's chain)?"""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
