@@ -9,6 +9,9 @@ starts with upstream unreachable, journaled and kept by `down`."""
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -125,8 +128,9 @@ def test_the_cluster_step_puts_the_preload_first_and_down_keeps_it(tmp_path: Pat
         planned = world.plan()
         assert planned.plan is not None
         summaries = [a.summary for a in planned.plan.actions]
-        assert summaries[0] == f"put minikube's preload for {K8S} into its cache from the room"
-        assert summaries[1].startswith("create minikube cluster")
+        assert summaries[0].startswith("load gcr.io/k8s-minikube/kicbase:v0.0.45 from the room")
+        assert summaries[1] == f"put minikube's preload for {K8S} into its cache from the room"
+        assert summaries[2].startswith("create minikube cluster")
         assert world.up().outcome == "done"
         cached = tmp_path / "minikube-home" / "cache" / "preloaded-tarball" / NAME
         assert cached.read_bytes() == body
@@ -143,7 +147,15 @@ def test_the_cluster_step_puts_the_preload_first_and_down_keeps_it(tmp_path: Pat
 def test_without_the_preload_an_offline_minikube_fails_as_the_real_one(tmp_path: Path) -> None:
     """The fake models minikube v1.34.0 offline: no cached preload, no remote
     one, then kubelet from dl.k8s.io fails (K8S_INSTALL_FAILED, exit 100)."""
-    offline = {"MBOXED_FAKE_NO_UPSTREAM": "1"}
+    kicbase = "gcr.io/k8s-minikube/kicbase:v0.0.45"  # in the cache: only the preload lacks
+    kic_cache = tmp_path / "minikube-home" / "cache" / "kic" / HOST_ARCH / "kicbase_v0.0.45.tar"
+    kic_cache.parent.mkdir(parents=True)
+    with tarfile.open(kic_cache, "w") as tar:
+        entry = json.dumps([{"Config": "c.json", "RepoTags": [kicbase], "Layers": []}]).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(entry)
+        tar.addfile(info, io.BytesIO(entry))
+    offline = {"MBOXED_FAKE_NO_UPSTREAM": "1", "MBOXED_FAKE_KICBASE": kicbase}
     no_room = make_world(tmp_path, env=offline, options=Options(yes=True))  # files only
     with (
         no_room as world,

@@ -142,7 +142,8 @@ def _pinned_ingress_manifest(sha256: str) -> Iterator[None]:
 @contextmanager
 def base_images_in_room(root: Path, fake_state: Path) -> Iterator[dict[str, str]]:
     """kind's node image and minikube's kicbase, built here for this host's
-    platform, stored in the room at `root` and pinned by their digests in
+    platform (and minikube's preload: tests/preload.py), stored in the room at
+    `root`, the images pinned by their digests in
     place of upstream's (which no test can build); the host's Docker engine
     is the stand-in of tests/fakes/host_engine.py. Yields the fakes' env."""
     from mboxed.images.docker_archive import host_node_platform
@@ -150,6 +151,7 @@ def base_images_in_room(root: Path, fake_state: Path) -> Iterator[dict[str, str]
     from mboxed.providers import minikube as minikube_provider
     from tests.fakes.host_engine import FakeHostEngine
     from tests.images.built import image, store
+    from tests.preload import seed_preload
 
     arch = host_node_platform().architecture
     node = image("kindest/node", "v1.31.0", layers=2, arch=arch)
@@ -162,6 +164,7 @@ def base_images_in_room(root: Path, fake_state: Path) -> Iterator[dict[str, str]
         minikube_provider.KICBASE_IMAGE,
         base_image.host_engine,
     )
+    seed_preload(root)  # minikube's preload, as `mboxed mirror` stores it
     kind_config.NODE_IMAGE_DIGESTS["v1.31.0"] = node.digest.partition(":")[2]
     minikube_provider.KICBASE_IMAGE = kic_ref
     base_image.host_engine = lambda env: FakeHostEngine(fake_state)
