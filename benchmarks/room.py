@@ -28,13 +28,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mboxed.bundle import TarTree, open_bundle, verify_bundle, write_bundle  # noqa: E402
+from mboxed.images.docker_archive import resolve, stream  # noqa: E402
 from mboxed.images.mirror import (  # noqa: E402
     ImageMirror,
     mirror_images,
     wanted_from_references,
 )
-from mboxed.images.oci import node_platforms  # noqa: E402
+from mboxed.images.oci import Platform, node_platforms  # noqa: E402
 from mboxed.mirror_server import RoomServer, serve_directory  # noqa: E402
+from mboxed.providers.base_image import DockerHostEngine  # noqa: E402
 from tests.images.built import DOCKER_MANIFEST, Built, layer, push, sha  # noqa: E402
 from tests.sciencebox.registry import running_registry  # noqa: E402
 from tests.services.dockerd import Dockerd, running_dockerd  # noqa: E402
@@ -160,7 +162,20 @@ def main() -> None:
                 if ids:
                     engine.cli("rmi", "-f", *ids)
 
+            def streamed_from_bundle() -> None:
+                # as a node image reaches the host's engine (providers.base_image):
+                # a docker-archive streamed from the bundle's room into `docker load`
+                bundle = open_bundle(work / "b.tar", "linux/amd64")
+                verify_bundle(bundle, work / "marks")
+                with RoomServer(TarTree(bundle), "127.0.0.1", 0, verified=True) as served_bundle:
+                    host = DockerHostEngine(engine.host)
+                    for built, ref in zip(images, refs, strict=True):
+                        tag = f"{built.name}:{built.tag}"
+                        image = resolve(served_bundle.url(), ref, Platform("linux", "amd64"), tag)
+                        host.load(stream(image))
+
             bundle_time = median(lambda: from_bundle(pull_all), reset_bundle)
+            bundle_streamed = median(streamed_from_bundle, reset_bundle)
             bundle_parallel = median(lambda: from_bundle(pull_parallel), reset_bundle)
             direct_parallel = median(
                 lambda: pull_parallel(engine, refs), lambda: clean(engine, refs)
@@ -175,6 +190,10 @@ def main() -> None:
         f"  three at a time, as `images` pulls {bundle_parallel:6.2f} s  "
         f"({bundle_parallel / loaded:.2f}x; docker pull from the registry so: "
         f"{direct_parallel:.2f} s)"
+    )
+    print(
+        f"  as a docker-archive stream into docker load {bundle_streamed:6.2f} s  "
+        f"({bundle_streamed / loaded:.2f}x)"
     )
     print(f"  first verification of the bundle {first_verify:6.2f} s (once per file)")
     print(

@@ -24,6 +24,9 @@ def _up(home: Path, step: str) -> subprocess.Popen[str]:
     )
 
 
+DELAYS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
 def test_two_concurrent_runs_never_lose_each_others_steps(tmp_path: Path) -> None:
     """The second run reads the state only once it holds the lock: it either
     sees the first run's steps, or says the deployment is busy and exits 1.
@@ -33,7 +36,12 @@ def test_two_concurrent_runs_never_lose_each_others_steps(tmp_path: Path) -> Non
     while rounds < 20 and time.monotonic() < deadline:
         rounds += 1
         home = tmp_path / f"round{rounds}"
-        procs = {step: _up(home, step) for step in ("secrets", "users")}
+        # the second starts a little later in most rounds (a run takes ~0.3 s
+        # here): from the same instant to just after the first's end, so that
+        # some rounds overlap only in start-up even on a loaded machine
+        procs = {"secrets": _up(home, "secrets")}
+        time.sleep(DELAYS[rounds % len(DELAYS)])
+        procs["users"] = _up(home, "users")
         outcomes = {step: (proc.wait(60), *proc.communicate()) for step, proc in procs.items()}
         state = home / "state" / "default" / "state.yaml"
         steps = json.loads(state.read_text())["steps"]
@@ -48,7 +56,7 @@ def test_two_concurrent_runs_never_lose_each_others_steps(tmp_path: Path) -> Non
         both_ran += all(code == 0 for code, _, _ in outcomes.values())
         steps = json.loads(state.read_text())["steps"]
         assert {"secrets", "users"} <= steps.keys(), rounds
-    # Most rounds overlap only in start-up, so both runs go through, the second
+    # Rounds that overlap only in start-up let both runs go through, the second
     # after the first: the case that lost a step before the lock came first.
     assert both_ran, f"no round in {rounds} had both runs succeed"
 
