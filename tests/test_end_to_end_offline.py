@@ -22,6 +22,7 @@ The tools come from PATH (the stand-ins), so the bundle holds none
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,8 @@ def run_offline(world: EndToEnd, node: containerd_service.Containerd, tmp_path: 
     preload = world.tool("minikube")["profiles"]["mboxed"]["preload"]
     assert preload and Path(preload).read_bytes() == preload_bytes("amd64"), out
     listed = world.mboxed("images", "--json").stdout
-    assert f"bundle {bundle}" in listed, listed
+    sources = [row["source"] for row in json.loads(listed)["images"]]
+    assert any(source.endswith(f"via bundle {bundle}") for source in sources), listed
 
     # --- 3. a second up --bundle moves nothing --------------------------------------
     results, out, room = up_bundle(world, PROFILE, bundle, *OVERRIDES)

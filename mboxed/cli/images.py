@@ -6,11 +6,14 @@ chart, so after `mboxed up --only chart`); the SWAN user images come from
 the spawner's configuration and the ingress images from the provider. For
 each image: where it is used, its pull policy, its size once pulled,
 whether the node has it (when the cluster is up), and where it comes from
-(its registry, or the digest recorded at the first pull).
+(its registry, or the digest recorded at the first pull). Then what the
+running deployment still fetches from the internet, which no image in a
+room or bundle provides (mboxed.images.network_needs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -124,9 +127,13 @@ def images(app: App, as_json: bool, pins_to: str | None) -> None:
     if pins_to is not None:
         write_pins(app, pins_to)
         return
+    from mboxed.images.network_needs import runtime_needs
+
     rows = image_rows(app)
+    needs = runtime_needs(app.context().profile)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        listed = [dataclasses.asdict(need) for need in needs]
+        click.echo(json.dumps({"images": rows, "network_needs": listed}, indent=2))
         return
     for row in rows:
         node = {True: "on node", False: "not on node", None: "node ?"}[row["on_node"]]
@@ -139,6 +146,10 @@ def images(app: App, as_json: bool, pins_to: str | None) -> None:
                 f"    {use['kind']}/{use['name']} {role} {use['container']} ({use['pull_policy']})"
             )
     click.echo(f"{len(rows)} images")
+    if needs:
+        click.echo("still needs the internet at run time (no image provides it):")
+        for need in needs:
+            click.echo(f"    {need.line()}")
 
 
 def write_pins(app: App, path: str) -> None:

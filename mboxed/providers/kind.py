@@ -156,6 +156,8 @@ class KindProvider:
 
     def create_summary(self) -> str:
         image = node_image(self.spec.kubernetes_version)
+        if self.room:  # loaded from the room first, then named by its tag
+            image = base_image.familiar_tag(image)
         ports = "host ports 80/443, or the next free ones"
         return f"create kind cluster {self.spec.name!r} from {image} ({ports})"
 

@@ -25,7 +25,16 @@ def test_images_lists_the_model_charts_images_with_their_uses(real_helm: Helm) -
     args = ["--profile", "demo", "--set", "hostname=box.example.org", "--set", "provider.name=kind"]
     done = mboxed("images", *args, "--json")
     assert done.returncode == 0, done.stderr
-    rows = {row["image"]: row for row in json.loads(done.stdout)}
+    listed = json.loads(done.stdout)
+    rows = {row["image"]: row for row in listed["images"]}
+    # what no image provides, by host (cernbox-web's assets are in the cluster now)
+    hosts = {h for need in listed["network_needs"] for h in need["hosts"]}
+    assert hosts == {
+        "raw.githubusercontent.com",
+        "cvmfs-config.cern.ch",
+        "sft.cern.ch",
+        "sft-nightlies.cern.ch",
+    }
     user = rows["gitlab-registry.cern.ch/swan/docker-images/systemuser:v5.14.1"]
     assert "spawner" in [u["origin"] for u in user["uses"]]  # the spawned pod, from values
     assert user["on_node"] is None  # no cluster yet: unknown, not "absent"
@@ -39,6 +48,12 @@ def test_images_lists_the_model_charts_images_with_their_uses(real_helm: Helm) -
     assert {p for r in rows.values() for p in r["pull_policy"]} == {"IfNotPresent"}
     text = mboxed("images", *args)
     assert "StatefulSet/sciencebox-ldap container openldap (IfNotPresent)" in text.stdout
+    assert "still needs the internet at run time (no image provides it):" in text.stdout
+    assert "    CVMFS software repositories (cvmfs-config.cern.ch" in text.stdout
+    # without SWAN, neither of its needs is named
+    no_swan = mboxed("images", *args, "--set", "sciencebox.components.swan=false", "--json")
+    assert no_swan.returncode == 0, no_swan.stderr
+    assert json.loads(no_swan.stdout)["network_needs"] == []
 
 
 def test_images_before_the_chart_is_cached_says_what_to_run() -> None:
@@ -83,7 +98,8 @@ def test_images_shows_the_room_or_bundle_each_pull_came_through(real_helm: Helm)
     }
     state.save()
     args = ["--profile", "demo", "--set", "hostname=box.example.org", "--set", "provider.name=kind"]
-    rows = {r["image"]: r for r in json.loads(mboxed("images", *args, "--json").stdout)}
+    listed = json.loads(mboxed("images", *args, "--json").stdout)
+    rows = {r["image"]: r for r in listed["images"]}
     assert rows[busybox]["source"].endswith("via bundle /srv/sb.tar")
     assert "via" not in rows["docker.io/osixia/openldap:1.5.0"]["source"]
     assert "    from docker.io" in mboxed("images", *args).stdout

@@ -45,7 +45,8 @@ def test_kind_nodes_pull_through_the_room(tmp_path: Path) -> None:
         assert planned.plan is not None
         summaries = [a.summary for a in planned.plan.actions]
         assert summaries[0] == f"load kindest/node:v1.31.0 from the room at {world.mirror}"
-        assert summaries[1].startswith("create kind cluster 'mboxed'")
+        # the node image, loaded from the room, is named by its tag
+        assert summaries[1].startswith("create kind cluster 'mboxed' from kindest/node:v1.31.0 (")
         assert (
             f"pull images through the room at {world.mirror}: containerd hosts.toml"
             in (summaries[2])
