@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import tarfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -45,6 +44,7 @@ from mboxed.images.docker_archive import (
     stream,
 )
 from mboxed.providers import Progress
+from mboxed.providers.minikube_preload import minikube_home
 
 
 def familiar_tag(reference: str) -> str:
@@ -170,19 +170,6 @@ def planned(lacks: Callable[[], bool], reference: str, room: str) -> str | None:
 
 
 # --- minikube: the kicbase cache file ---------------------------------------------------
-
-
-def minikube_home(env: Mapping[str, str]) -> Path:
-    """localpath.MiniPath (minikube v1.34.0): $MINIKUBE_HOME if it ends in
-    .minikube, else its .minikube when that exists, else itself; without it
-    ~/.minikube."""
-    given = env.get("MINIKUBE_HOME", "")
-    if not given:
-        return Path(env.get("HOME") or Path.home()) / ".minikube"
-    if Path(given).name == ".minikube":
-        return Path(given)
-    legacy = Path(given) / ".minikube"
-    return legacy if legacy.exists() else Path(os.path.normpath(given))
 
 
 def kic_cache_path(env: Mapping[str, str], reference: str, arch: str) -> Path:

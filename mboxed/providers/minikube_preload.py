@@ -32,6 +32,7 @@ A room stores the tarball at its upstream path with `<name>.sha256` beside it
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,14 +69,17 @@ def preload_release(k8s: str, runtime: str = RUNTIME) -> Release:
 
 
 def minikube_home(env: Mapping[str, str]) -> Path:
-    """localpath.MiniPath of minikube v1.34.0."""
+    """localpath.MiniPath of minikube v1.34.0, where its cache is (the
+    preload here, the kicbase in mboxed.providers.base_image): $MINIKUBE_HOME
+    if it ends in .minikube, else its .minikube when that exists, else
+    itself; without it ~/.minikube."""
     given = env.get("MINIKUBE_HOME", "")
     if not given:
         return Path(env.get("HOME") or Path.home()) / ".minikube"
     if Path(given).name == ".minikube":
         return Path(given)
     legacy = Path(given) / ".minikube"
-    return legacy if legacy.exists() else Path(given)
+    return legacy if legacy.exists() else Path(os.path.normpath(given))
 
 
 def cached_tarball(env: Mapping[str, str], k8s: str, arch: str, runtime: str = RUNTIME) -> Path:

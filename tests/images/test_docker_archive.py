@@ -162,14 +162,3 @@ def test_the_kicbase_cache_file_is_a_docker_archive_under_its_tag(
     path.write_bytes(path.read_bytes()[:4096])
     assert base_image.cache_lacks(env, room.url, ref)
     assert base_image.write_kic_cache(env, room.url, ref, lines.append)
-
-
-def test_minikube_home_as_minikube_reads_it(tmp_path: Path) -> None:
-    assert base_image.minikube_home({"HOME": str(tmp_path)}) == tmp_path / ".minikube"
-    given = tmp_path / "elsewhere"
-    assert base_image.minikube_home({"MINIKUBE_HOME": str(given)}) == given
-    (given / ".minikube").mkdir(parents=True)  # the legacy layout wins when there
-    assert base_image.minikube_home({"MINIKUBE_HOME": str(given)}) == given / ".minikube"
-    assert base_image.minikube_home({"MINIKUBE_HOME": str(given / ".minikube")}) == (
-        given / ".minikube"
-    )
